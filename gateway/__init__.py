@@ -1,0 +1,1 @@
+"""A payment gateway: orders, payments, refunds, idempotency and signed webhooks."""

@@ -1,0 +1,45 @@
+"""/health"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+import psycopg_pool
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from gateway import cache, jobstatus, serialize
+from gateway.api import deps
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(request: Request) -> Response:
+    now = serialize.timestamp(datetime.now(UTC))
+    redis_ok = await cache.ping(deps.redis(request))
+    try:
+        async with deps.pool(request).connection(timeout=2) as conn:
+            worker = await jobstatus.worker_status(conn, deps.config(request))
+    except (psycopg.Error, psycopg_pool.PoolTimeout):
+        return deps.json_response(
+            503,
+            {
+                "status": "unhealthy",
+                "database": "disconnected",
+                "redis": "connected" if redis_ok else "disconnected",
+                "worker": "unknown",
+                "timestamp": now,
+            },
+        )
+    return deps.json_response(
+        200,
+        {
+            "status": "healthy",
+            "database": "connected",
+            "redis": "connected" if redis_ok else "disconnected",
+            "worker": worker,
+            "timestamp": now,
+        },
+    )

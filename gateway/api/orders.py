@@ -1,0 +1,85 @@
+"""/api/v1/orders"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from gateway import orders
+from gateway.api import deps
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    amount: StrictInt = Field(ge=100, le=10**12, description="Integer paise, at least 100")
+    currency: StrictStr = Field("INR", pattern="^INR$")
+    receipt: StrictStr | None = Field(None, max_length=255)
+    notes: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrderOut(BaseModel):
+    id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    receipt: str | None
+    notes: dict[str, Any]
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class OrderPublicOut(BaseModel):
+    id: str
+    amount: int
+    currency: str
+    status: str
+
+
+class OrderList(BaseModel):
+    data: list[OrderOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.post("", status_code=201, response_model=OrderOut)
+async def create_order(body: OrderCreate, conn: deps.Conn, merchant: deps.Merchant) -> Response:
+    async with conn.transaction():
+        order = await orders.insert(
+            conn,
+            merchant.id,
+            amount=body.amount,
+            currency=body.currency,
+            receipt=body.receipt,
+            notes=body.notes,
+        )
+    return deps.json_response(201, order.out())
+
+
+@router.get("", response_model=OrderList)
+async def list_orders(
+    conn: deps.Conn,
+    merchant: deps.Merchant,
+    limit: Annotated[int, Query()] = 10,
+    offset: Annotated[int, Query()] = 0,
+    status: Annotated[str | None, Query()] = None,
+) -> Response:
+    page = await orders.list_(conn, merchant.id, status=status, limit=limit, offset=offset)
+    return deps.json_response(200, page)
+
+
+@router.get("/{order_id}", response_model=OrderOut)
+async def get_order(order_id: str, conn: deps.Conn, merchant: deps.Merchant) -> Response:
+    return deps.json_response(200, (await orders.get(conn, merchant.id, order_id)).out())
+
+
+@router.get("/{order_id}/public", response_model=OrderPublicOut)
+async def get_order_public(order_id: str, conn: deps.Conn) -> Response:
+    return deps.json_response(200, (await orders.get_public(conn, order_id)).public())

@@ -1,0 +1,77 @@
+"""The connection pool and small helpers around it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import psycopg.types.json
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger("gateway.db")
+
+Row = dict[str, Any]
+Conn = psycopg.AsyncConnection[Row]
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    # Session time zone UTC: timestamps leave the database already in the contract's zone.
+    await conn.execute("SET TIME ZONE 'UTC'")
+    await conn.commit()
+
+
+def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Conn]:
+    """An autocommit pool: writes are explicit `conn.transaction()` blocks in the domain."""
+    return AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        configure=_configure,
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+        timeout=5.0,
+        name="gateway",
+    )
+
+
+async def fetch_one(conn: Conn, query: str, params: Mapping[str, Any] | None = None) -> Row | None:
+    cur = await conn.execute(query, params)
+    return await cur.fetchone()
+
+
+async def fetch_all(conn: Conn, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()
+
+
+def split_database(url: str) -> tuple[str, str]:
+    """(URL of the maintenance database `postgres`, name of the target database)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+    return admin, name
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if the server answers and it does not exist yet."""
+    admin, name = split_database(url)
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        cur = await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if await cur.fetchone():
+            return False
+        try:
+            await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            return False
+        log.info("created database %s", name)
+        return True
+
+
+def jsonb(value: Any) -> psycopg.types.json.Jsonb:
+    return psycopg.types.json.Jsonb(value)

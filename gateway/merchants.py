@@ -1,0 +1,140 @@
+"""Merchants: the seeded test merchant, creation, API-key authentication, passwords."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway import db, errors, ids
+
+TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
+TEST_MERCHANT_NAME = "Test Merchant"
+TEST_MERCHANT_EMAIL = "test@example.com"
+TEST_API_KEY = "key_test_abc123"
+TEST_API_SECRET = "secret_test_xyz789"  # noqa: S105 - the contract's published test credential
+TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's published test secret
+
+_COLUMNS = (
+    "id, name, email, api_key, api_secret, password_hash, webhook_url, webhook_secret,"
+    " is_active, created_at"
+)
+
+
+@dataclass(frozen=True)
+class Merchant:
+    id: uuid.UUID
+    name: str
+    email: str
+    api_key: str
+    api_secret: str
+    password_hash: str | None
+    webhook_url: str | None
+    webhook_secret: str
+    is_active: bool
+    created_at: datetime
+
+    @property
+    def is_test_merchant(self) -> bool:
+        return self.id == TEST_MERCHANT_ID
+
+
+def _from_row(row: db.Row) -> Merchant:
+    return Merchant(**{k: row[k] for k in Merchant.__dataclass_fields__})
+
+
+def new_webhook_secret() -> str:
+    """`whsec_` + base64 of 32 random bytes: the Standard Webhooks key shape."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, salt_b64, digest_b64 = stored.split("$", 2)
+    digest = hashlib.scrypt(
+        password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1, dklen=32
+    )
+    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+async def seed(conn: db.Conn) -> None:
+    """The contract's test merchant, idempotently. An existing row is left as it is, so a
+    rotated webhook secret or a configured URL survives restarts."""
+    await conn.execute(
+        "INSERT INTO merchants (id, name, email, api_key, api_secret, webhook_secret)"
+        " VALUES (%(id)s, %(name)s, %(email)s, %(key)s, %(secret)s, %(whsec)s)"
+        " ON CONFLICT DO NOTHING",
+        {
+            "id": TEST_MERCHANT_ID,
+            "name": TEST_MERCHANT_NAME,
+            "email": TEST_MERCHANT_EMAIL,
+            "key": TEST_API_KEY,
+            "secret": TEST_API_SECRET,
+            "whsec": TEST_WEBHOOK_SECRET,
+        },
+    )
+
+
+async def create(conn: db.Conn, *, name: str, email: str, password: str | None = None) -> Merchant:
+    row = await db.fetch_one(
+        conn,
+        "INSERT INTO merchants (id, name, email, api_key, api_secret, password_hash,"
+        " webhook_secret) VALUES (%(id)s, %(name)s, %(email)s, %(key)s, %(secret)s,"
+        f" %(pw)s, %(whsec)s) RETURNING {_COLUMNS}",
+        {
+            "id": uuid.uuid4(),
+            "name": name,
+            "email": email.strip().lower(),
+            "key": "key_test_" + ids.random_string(16),
+            "secret": "secret_test_" + ids.random_string(32),
+            "pw": hash_password(password) if password else None,
+            "whsec": new_webhook_secret(),
+        },
+    )
+    if row is None:  # INSERT ... RETURNING always returns the row
+        raise RuntimeError("insert returned no row")
+    return _from_row(row)
+
+
+async def get(conn: db.Conn, merchant_id: uuid.UUID) -> Merchant | None:
+    row = await db.fetch_one(
+        conn, f"SELECT {_COLUMNS} FROM merchants WHERE id = %(id)s", {"id": merchant_id}
+    )
+    return _from_row(row) if row else None
+
+
+async def get_by_email(conn: db.Conn, email: str) -> Merchant | None:
+    row = await db.fetch_one(
+        conn,
+        f"SELECT {_COLUMNS} FROM merchants WHERE email = %(email)s",
+        {"email": email.strip().lower()},
+    )
+    return _from_row(row) if row else None
+
+
+async def authenticate(conn: db.Conn, api_key: str | None, api_secret: str | None) -> Merchant:
+    """The merchant owning this key pair, or AUTHENTICATION_ERROR. The secret is compared in
+    constant time, and a wrong key costs the same comparison as a wrong secret."""
+    if not api_key or not api_secret:
+        raise errors.Unauthorized()
+    row = await db.fetch_one(
+        conn,
+        f"SELECT {_COLUMNS} FROM merchants WHERE api_key = %(key)s AND is_active",
+        {"key": api_key},
+    )
+    expected = row["api_secret"] if row else "x" * 44
+    ok = hmac.compare_digest(api_secret.encode(), expected.encode())
+    if row is None or not ok:
+        raise errors.Unauthorized()
+    return _from_row(row)

@@ -1,0 +1,57 @@
+"""The procrastinate App. It imports no task: the domain defers jobs by task name through
+`defer`, in the caller's own transaction (the transactional outbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import procrastinate
+
+from gateway import db, settings
+
+_settings = settings.get()
+
+app = procrastinate.App(
+    connector=procrastinate.PsycopgConnector(
+        conninfo=_settings.database_url,
+        min_size=1,
+        max_size=max(4, _settings.worker_concurrency // 4 + 2),
+    ),
+    import_paths=["gateway.jobs.maintenance"],
+    worker_defaults={
+        "concurrency": _settings.worker_concurrency,
+        # Scheduled jobs are found by polling (NOTIFY only fires at insert time).
+        "fetch_job_polling_interval": _settings.worker_polling_interval,
+        "update_heartbeat_interval": _settings.worker_heartbeat_interval,
+        "stalled_worker_timeout": _settings.stalled_worker_seconds,
+        "delete_jobs": "never",
+    },
+    periodic_defaults={"max_delay": 60},
+)
+
+TASK_PROCESS_PAYMENT = "process_payment"
+TASK_PROCESS_REFUND = "process_refund"
+TASK_DELIVER_WEBHOOK = "deliver_webhook"
+
+
+async def defer(
+    conn: db.Conn,
+    task_name: str,
+    *,
+    schedule_at: dt.datetime | None = None,
+    queue: str | None = None,
+    lock: str | None = None,
+    **task_kwargs: Any,
+) -> int:
+    """Insert a job row on `conn` (inside its open transaction): it exists iff that commits."""
+    options: dict[str, Any] = {"connection": conn}
+    if schedule_at is not None:
+        options["schedule_at"] = schedule_at
+    if queue is not None:
+        options["queue"] = queue
+    if lock is not None:
+        options["lock"] = lock
+    deferrer = app.configure_task(task_name, allow_unknown=True, **options)
+    job_id: int = await deferrer.defer_async(**task_kwargs)
+    return job_id
