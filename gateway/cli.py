@@ -85,9 +85,17 @@ def _warn_without_redis(config: settings.Settings) -> None:
 
 def _uvicorn(factory: str, port: int, host: str) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", factory, "--factory",
-        "--host", host, "--port", str(port), "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
 
 
 def worker_command() -> list[str]:

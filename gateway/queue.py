@@ -18,7 +18,7 @@ app = procrastinate.App(
         min_size=1,
         max_size=max(4, _settings.worker_concurrency // 4 + 2),
     ),
-    import_paths=["gateway.jobs.maintenance"],
+    import_paths=["gateway.jobs.payments", "gateway.jobs.maintenance"],
     worker_defaults={
         "concurrency": _settings.worker_concurrency,
         # Scheduled jobs are found by polling (NOTIFY only fires at insert time).
@@ -35,6 +35,14 @@ TASK_PROCESS_REFUND = "process_refund"
 TASK_DELIVER_WEBHOOK = "deliver_webhook"
 
 
+# Each task's queue; deferring by name must use the same one the task declares.
+QUEUES = {
+    TASK_PROCESS_PAYMENT: "payments",
+    TASK_PROCESS_REFUND: "refunds",
+    TASK_DELIVER_WEBHOOK: "webhooks",
+}
+
+
 async def defer(
     conn: db.Conn,
     task_name: str,
@@ -48,8 +56,7 @@ async def defer(
     options: dict[str, Any] = {"connection": conn}
     if schedule_at is not None:
         options["schedule_at"] = schedule_at
-    if queue is not None:
-        options["queue"] = queue
+    options["queue"] = queue or QUEUES.get(task_name, "default")
     if lock is not None:
         options["lock"] = lock
     deferrer = app.configure_task(task_name, allow_unknown=True, **options)

@@ -1,0 +1,224 @@
+"""Processing on the job table's clock, atomic creation, capture, and card data hygiene."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import subprocess
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway import db, orders, payments, settings
+from tests import processes
+from tests.conftest import DATABASE_URL, assert_error
+from tests.helpers import VISA, card_body, new_order, new_payment
+
+
+async def _events(conn: db.Conn, resource_id: str) -> list[str]:
+    rows = await db.fetch_all(
+        conn,
+        "SELECT type FROM events WHERE resource_id = %(r)s ORDER BY created_at",
+        {"r": resource_id},
+    )
+    return [r["type"] for r in rows]
+
+
+async def _jobs(conn: db.Conn, payment_id: str) -> list[db.Row]:
+    return await db.fetch_all(
+        conn,
+        "SELECT id, task_name, queue_name, scheduled_at, status::text AS status"
+        " FROM procrastinate_jobs WHERE args->>'payment_id' = %(p)s",
+        {"p": payment_id},
+    )
+
+
+async def test_payment_row_events_and_job_commit_together(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    p = await new_payment(client, auth)
+    assert await _events(conn, p["id"]) == ["payment.created", "payment.pending"]
+    jobs = await _jobs(conn, p["id"])
+    assert len(jobs) == 1 and jobs[0]["task_name"] == "process_payment"
+    row = await db.fetch_one(
+        conn, "SELECT created_at FROM payments WHERE id = %(id)s", {"id": p["id"]}
+    )
+    assert row is not None
+    expected = row["created_at"] + dt.timedelta(milliseconds=config.test_processing_delay)
+    assert jobs[0]["scheduled_at"] == expected
+
+
+async def test_a_transaction_failing_after_the_insert_leaves_nothing(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    merchant: Any,
+    config: settings.Settings,
+) -> None:
+    order_id = await new_order(client, auth)
+    order = await orders.get(conn, merchant.id, order_id)
+    instrument = payments.Instrument("upi", vpa="a@bank")
+    created: list[payments.Payment] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        async with conn.transaction():
+            created.append(await payments.insert(conn, order, instrument, config))
+            raise RuntimeError("boom")
+    pid = created[0].id
+    assert await db.fetch_one(conn, "SELECT 1 FROM payments WHERE id = %(id)s", {"id": pid}) is None
+    assert await _events(conn, pid) == []
+    assert await _jobs(conn, pid) == []
+
+
+async def test_processing_twice_changes_nothing_the_second_time(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    p = await new_payment(client, auth)
+    first = await payments.process(conn, p["id"], config)
+    assert first is not None and first.status == "success"
+    assert await payments.process(conn, p["id"], config) is None
+    assert (await _events(conn, p["id"])).count("payment.success") == 1
+    order = (await client.get(f"/api/v1/orders/{p['order_id']}", headers=auth)).json()
+    assert order["status"] == "paid"
+
+
+async def test_concurrent_processing_emits_one_outcome(
+    client: httpx.AsyncClient, auth: dict[str, str], database: str, config: settings.Settings
+) -> None:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    p = await new_payment(client, auth)
+
+    async def run() -> payments.Payment | None:
+        async with await psycopg.AsyncConnection.connect(
+            database, autocommit=True, row_factory=dict_row
+        ) as c:
+            return await payments.process(c, p["id"], config)
+
+    results = await asyncio.gather(*(run() for _ in range(5)))
+    assert sum(r is not None for r in results) == 1
+    async with await psycopg.AsyncConnection.connect(
+        database, autocommit=True, row_factory=dict_row
+    ) as c:
+        assert (await _events(c, p["id"])).count("payment.success") == 1
+
+
+async def test_declined_payment_stores_payment_failed(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    failing = config.model_copy(update={"test_payment_success": False})
+    p = await new_payment(client, auth)
+    result = await payments.process(conn, p["id"], failing)
+    assert result is not None and result.status == "failed"
+    got = (await client.get(f"/api/v1/payments/{p['id']}", headers=auth)).json()
+    assert got["error_code"] == "PAYMENT_FAILED" and got["error_description"]
+    assert (await _events(conn, p["id"]))[-1] == "payment.failed"
+    order = (await client.get(f"/api/v1/orders/{p['order_id']}", headers=auth)).json()
+    assert order["status"] == "created"
+
+
+async def test_paid_order_takes_no_new_payment_and_a_late_success_is_not_a_double_charge(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    order_id = await new_order(client, auth)
+    body = {"order_id": order_id, "method": "upi", "vpa": "a@bank"}
+    first = (await client.post("/api/v1/payments", json=body, headers=auth)).json()
+    second = (await client.post("/api/v1/payments", json=body, headers=auth)).json()
+    assert (await payments.process(conn, first["id"], config)) is not None
+    r = await client.post("/api/v1/payments", json=body, headers=auth)
+    assert assert_error(r, 400, "BAD_REQUEST_ERROR")["error"]["description"] == "Order already paid"
+    late = await payments.process(conn, second["id"], config)
+    assert (
+        late is not None
+        and late.status == "failed"
+        and late.error_description == "Order already paid"
+    )
+
+
+async def test_capture_only_once_and_only_for_the_full_amount(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    p = await new_payment(client, auth, amount=25000)
+    await payments.process(conn, p["id"], config)
+    url = f"/api/v1/payments/{p['id']}/capture"
+    assert_error(
+        await client.post(url, json={"amount": 100}, headers=auth), 400, "BAD_REQUEST_ERROR"
+    )
+    r = await client.post(url, json={"amount": 25000}, headers=auth)
+    assert r.status_code == 200 and r.json()["captured"] is True
+    again = await client.post(url, headers=auth)
+    assert (
+        assert_error(again, 400, "BAD_REQUEST_ERROR")["error"]["description"]
+        == "Payment not in capturable state"
+    )
+
+
+async def test_card_number_and_cvv_are_never_stored_queued_or_logged(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    config: settings.Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cvv = "8264"
+    with caplog.at_level(logging.DEBUG):
+        order_id = await new_order(client, auth)
+        r = await client.post(
+            "/api/v1/payments", json=card_body(order_id, VISA, cvv=cvv), headers=auth
+        )
+        assert r.status_code == 201
+        pid = r.json()["id"]
+        await payments.process(conn, pid, config)
+    assert VISA not in caplog.text and cvv not in caplog.text
+    rows = await db.fetch_all(
+        conn,
+        "SELECT row_to_json(p)::text AS t FROM payments p WHERE id = %(id)s"
+        " UNION ALL SELECT row_to_json(e)::text FROM events e WHERE resource_id = %(id)s"
+        " UNION ALL SELECT row_to_json(j)::text FROM procrastinate_jobs j"
+        "  WHERE args->>'payment_id' = %(id)s",
+        {"id": pid},
+    )
+    assert len(rows) >= 4
+    for row in rows:
+        assert VISA not in row["t"] and cvv not in row["t"] and "cvv" not in row["t"]
+    dump = subprocess.run(
+        [_pg_dump(), "--data-only", DATABASE_URL], capture_output=True, text=True, check=True
+    ).stdout
+    assert VISA not in dump and "4111 1111" not in dump
+
+
+def _pg_dump() -> str:
+    import glob
+    import shutil
+
+    found = (
+        shutil.which("pg_dump")
+        or (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) or [""])[-1]
+    )
+    assert found, "pg_dump not found"
+    return found
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("succeed", [True, False])
+async def test_real_worker_moves_payment_to_final_state(
+    client: httpx.AsyncClient, auth: dict[str, str], succeed: bool
+) -> None:
+    env = {"TEST_PAYMENT_SUCCESS": "true" if succeed else "false", "TEST_PROCESSING_DELAY": "1000"}
+    with processes.worker(env):
+        p = await new_payment(client, auth, method="card")
+        started = time.monotonic()
+        status = "pending"
+        while status == "pending" and time.monotonic() - started < 20:
+            await asyncio.sleep(0.2)
+            status = (await client.get(f"/api/v1/payments/{p['id']}", headers=auth)).json()[
+                "status"
+            ]
+    assert status == ("success" if succeed else "failed")
+    # It ran on the job's clock: not before the 1 s delay.
+    assert time.monotonic() - started >= 0.9
+    order = (await client.get(f"/api/v1/orders/{p['order_id']}", headers=auth)).json()
+    assert order["status"] == ("paid" if succeed else "created")
