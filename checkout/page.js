@@ -130,6 +130,7 @@
   function showSuccess(payment) {
     container.removeAttribute("aria-busy");
     var node = showState("success-template");
+    document.getElementById("summary-label").textContent = "Amount paid";
     node.querySelector('[data-test-id="payment-id"]').textContent = payment.id;
     node.querySelector('[data-test-id="success-message"]').textContent =
       "Your payment of " + rupees(payment.amount) + " was successful.";

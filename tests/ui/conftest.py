@@ -1,0 +1,173 @@
+"""Browser-test fixtures: the real API, checkout app and worker as processes on free ports, a
+"merchant" page on a different origin, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests import processes
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT = processes.ROOT / "test-output"
+SEEDED_AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+
+MERCHANT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Merchant shop</title>
+<script src="{checkout}/checkout.js"></script></head>
+<body style="height:3000px"><h1>Merchant shop</h1><button id="buy">Buy</button>
+<script>window.events = [];</script></body></html>
+"""
+
+
+@dataclass(frozen=True)
+class Stack:
+    api: str
+    checkout: str
+    merchant: str
+
+    def new_order(self, amount: int = 50000) -> str:
+        r = httpx.post(
+            self.api + "/api/v1/orders", json={"amount": amount}, headers=SEEDED_AUTH, timeout=10
+        )
+        assert r.status_code == 201, r.text
+        order_id: str = r.json()["id"]
+        return order_id
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        r = httpx.get(f"{self.api}/api/v1/payments/{payment_id}", headers=SEEDED_AUTH, timeout=10)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"browser tests need Debian's Chromium at {CHROMIUM}")
+    for item in items:
+        if "ui" in item.keywords:
+            item.add_marker(skip)
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{url} did not come up")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _checkout_server(port: int, env: dict[str, str]) -> Iterator[str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gateway.checkout:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=processes.ROOT,
+        env=processes._env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(base + "/health", process)
+        yield base
+    finally:
+        processes.stop(process)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _merchant_site(directory: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # "localhost" rather than 127.0.0.1: a different host as well as a different port.
+        yield f"http://localhost:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    checkout_port = processes.free_port()
+    checkout_url = f"http://127.0.0.1:{checkout_port}"
+    env = {"GATEWAY_CHECKOUT_URL": checkout_url, "TEST_PROCESSING_DELAY": "1000"}
+    with processes.api_server(env) as api:
+        env["GATEWAY_PUBLIC_API_URL"] = api
+        site = tmp_path_factory.mktemp("merchant")
+        (site / "shop.html").write_text(MERCHANT_PAGE.format(checkout=checkout_url))
+        with (
+            _checkout_server(checkout_port, env) as checkout,
+            processes.worker(env),
+            _merchant_site(site) as merchant,
+        ):
+            yield Stack(api=api, checkout=checkout, merchant=merchant)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
