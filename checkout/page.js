@@ -136,9 +136,10 @@
       "Your payment of " + rupees(payment.amount) + " was successful.";
   }
 
-  function showError(description, focusName) {
+  function showError(description, focusName, title) {
     container.removeAttribute("aria-busy");
     var node = showState("error-template");
+    if (title) node.querySelector(".state-title").textContent = title;
     node.querySelector('[data-test-id="error-message"]').textContent = description;
     node.querySelector('[data-test-id="retry-button"]').addEventListener("click", function () {
       showForm(focusName || firstFieldName());
@@ -309,7 +310,8 @@
           result.body,
           "The payment could not be started (HTTP " + result.status + "). Please try again."
         );
-        showError(description, FIELD_FOR_CODE[code]);
+        var title = FIELD_FOR_CODE[code] ? "Please check your details" : "Payment not started";
+        showError(description, FIELD_FOR_CODE[code], title);
       })
       .catch(function () {
         submitting = false;
