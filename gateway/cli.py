@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--email", required=True)
     create.add_argument("--password", help="dashboard password (scrypt-hashed)")
     args = parser.parse_args(argv)
-    _logging(os.environ.get("LOG_LEVEL", "INFO"))
+    # Settings first: a bad value anywhere (LOG_LEVEL included) ends in one line, not a traceback.
+    _logging(settings.main_guard().log_level)
     handlers = {
         "run": cmd_run,
         "migrate": cmd_migrate,
