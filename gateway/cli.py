@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.rows import dict_row
 
 from gateway import db, merchants, migrations, settings
 
@@ -34,8 +35,10 @@ async def prepare(url: str) -> list[str]:
     """Create the database if missing, migrate, seed: what every start does."""
     await db.ensure_database(url)
     applied = await migrations.apply(url)
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await merchants.seed(conn)  # type: ignore[arg-type]
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        await merchants.seed(conn)
     return applied
 
 
@@ -162,8 +165,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _create_merchant(url: str, name: str, email: str, password: str | None) -> None:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        merchant = await merchants.create(conn, name=name, email=email, password=password)  # type: ignore[arg-type]
+    # dict rows: the domain reads columns by name (a tuple row made this crash after the
+    # INSERT had committed, leaving a merchant whose credentials were never shown).
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        merchant = await merchants.create(conn, name=name, email=email, password=password)
     print(f"merchant_id:    {merchant.id}")
     print(f"api_key:        {merchant.api_key}")
     print(f"api_secret:     {merchant.api_secret}")
@@ -177,6 +184,11 @@ def cmd_merchants_create(args: argparse.Namespace) -> int:
         asyncio.run(_create_merchant(config.database_url, args.name, args.email, args.password))
     except psycopg.errors.UniqueViolation:
         print(f"gateway: a merchant with email {args.email} already exists", file=sys.stderr)
+        return 1
+    except psycopg.errors.CheckViolation as error:
+        # One line naming the rule; psycopg's own message would echo the row, secrets included.
+        rule = error.diag.constraint_name or "a check"
+        print(f"gateway: invalid --name or --email (violates {rule})", file=sys.stderr)
         return 1
     return 0
 
