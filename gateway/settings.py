@@ -102,6 +102,10 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
+    # Comma-separated extra modules the worker imports for their tasks (tests use it to load
+    # test-only tasks into a real worker process without shipping them in the package).
+    extra_task_modules: str = Field("", validation_alias=_env("EXTRA_TASK_MODULES"))
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
@@ -134,6 +138,10 @@ class Settings(BaseSettings):
     @property
     def private_webhook_urls_allowed(self) -> bool:
         return self.test_mode or self.allow_private_webhook_urls
+
+    @property
+    def extra_task_module_list(self) -> list[str]:
+        return [name.strip() for name in self.extra_task_modules.split(",") if name.strip()]
 
 
 class SettingsError(SystemExit):
