@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import cache, db, errors, ids, logs, settings
 from gateway import queue as queue_module
-from gateway.api import health, orders, payments, testing
+from gateway.api import health, orders, payments, testing, webhooks
 from gateway.api.deps import json_response
 
 log = logging.getLogger("gateway.app")
@@ -203,7 +203,10 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = db.open_pool(
-            config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
+            config.database_url,
+            min_size=config.db_pool_min,
+            max_size=config.db_pool_max,
+            timeout=config.db_pool_timeout,
         )
         await pool.open(wait=False)
         redis = cache.connect(config.redis_url)
@@ -230,7 +233,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         allow_origin_regex=r"^http://(localhost|127\.0\.0\.1)(:\d+)?$"
         if config.test_mode
         else None,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PUT"],
         allow_headers=["Content-Type", "X-Request-Id"],
         expose_headers=["X-Request-Id"],
     )
@@ -238,6 +241,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
+    app.include_router(webhooks.router)
     if config.test_endpoints:
         app.include_router(testing.router)
     return app
