@@ -192,6 +192,17 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "1"},
         )
 
+    async def unstorable_value(request: Request, exc: Exception) -> Response:
+        # A value that passed validation but PostgreSQL refuses (a NUL character, a number out
+        # of range): the client's fault, and the transaction it was in has rolled back.
+        return json_response(
+            400,
+            errors.envelope(
+                "BAD_REQUEST_ERROR", "Request contains a value that cannot be stored or compared"
+            ),
+        )
+
+    app.add_exception_handler(psycopg.DataError, unstorable_value)
     app.add_exception_handler(psycopg.OperationalError, database_down)
     app.add_exception_handler(psycopg_pool.PoolTimeout, database_down)
 
