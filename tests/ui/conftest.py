@@ -148,7 +148,10 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             yield Stack(api=api, checkout=checkout, merchant=merchant)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync Playwright runs, its event loop counts as running in
+# this thread, and any async test collected after tests/ui would fail with "Cannot run the event
+# loop while another loop is running".
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
