@@ -85,6 +85,15 @@ def run(dbs: env.Databases, *, quick: bool, api_workers: int = 1) -> Report:
             worker_rss = max(worker_rss, env.peak_rss_mb(worker.pid))
         total = done - t0
         bad = sum(1 for s in statuses if s != 201)
+        # Where the time went: the slowest gap between a job being due and starting, per task.
+        lag = conn.execute(
+            "SELECT j.task_name, count(*), max(extract(epoch FROM s.at - greatest(j.scheduled_at,"
+            " d.at))), max(j.attempts) FROM procrastinate_jobs j"
+            " JOIN procrastinate_events d ON d.job_id = j.id AND d.type = 'deferred'"
+            " JOIN procrastinate_events s ON s.job_id = j.id AND s.type = 'started'"
+            " GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        lag_text = "; ".join(f"{t}: {n} jobs, worst start lag {m:.2f} s" for t, n, m, _ in lag)
         rows.append(
             [
                 "end to end",
@@ -128,6 +137,7 @@ def run(dbs: env.Databases, *, quick: bool, api_workers: int = 1) -> Report:
         ],
         rows,
     )
+    text += f"\nend to end, due → started: {lag_text}"
     text += (
         f"\n{n} payments final with 3 webhooks each delivered in {total:.1f} s (target for 2,000:"
         f" ≤ 30 s); worker drained {jobs2 / drain:,.0f} jobs/s (target ≥ 500)"
