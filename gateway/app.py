@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import cache, db, errors, ids, logs, settings
 from gateway import queue as queue_module
-from gateway.api import health, orders, payments, testing
+from gateway.api import health, orders, payments, refunds, testing
 from gateway.api.deps import json_response
 
 log = logging.getLogger("gateway.app")
@@ -238,6 +238,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
+    app.include_router(refunds.router)
     if config.test_endpoints:
         app.include_router(testing.router)
     return app

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
             raise ValueError("must be >= PROCESSING_DELAY_MIN")
         return value
 
+    @field_validator("refund_delay_max")
+    @classmethod
+    def _refund_delay_order(cls, value: int, info: object) -> int:
+        data = getattr(info, "data", {})
+        if value < data.get("refund_delay_min", 0):
+            raise ValueError("must be >= REFUND_DELAY_MIN")
+        return value
+
     @property
     def private_webhook_urls_allowed(self) -> bool:
         return self.test_mode or self.allow_private_webhook_urls
