@@ -205,7 +205,7 @@ async def test_concurrent_partial_refunds_never_exceed_the_payment(
     client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
 ) -> None:
     p = await successful_payment(client, auth, conn, config, amount=50000)
-    # 20 × 4,000 = 80,000 asked of a 50,000 payment, all at once, each on its own pooled
+    # 20 x 4,000 = 80,000 asked of a 50,000 payment, all at once, each on its own pooled
     # connection: the row lock must let exactly 12 through (48,000) and refuse 8.
     responses = await asyncio.gather(*(_refund(client, auth, p["id"], 4000) for _ in range(20)))
     accepted = [r for r in responses if r.status_code == 201]
@@ -217,8 +217,7 @@ async def test_concurrent_partial_refunds_never_exceed_the_payment(
     assert total <= 50000
     row = await db.fetch_one(
         conn,
-        "SELECT coalesce(sum(amount), 0) AS n, count(*) AS c FROM refunds"
-        " WHERE payment_id = %(p)s",
+        "SELECT coalesce(sum(amount), 0) AS n, count(*) AS c FROM refunds WHERE payment_id = %(p)s",
         {"p": p["id"]},
     )
     assert row is not None and (row["n"], row["c"]) == (total, 12)

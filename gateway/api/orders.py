@@ -50,9 +50,11 @@ class OrderList(BaseModel):
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-async def create_order(body: OrderCreate, conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    async with conn.transaction():
-        order = await orders.insert(
+async def create_order(
+    body: OrderCreate, conn: deps.Conn, merchant: deps.Merchant, creation: deps.Create
+) -> Response:
+    return await creation.created(
+        lambda: orders.create(
             conn,
             merchant.id,
             amount=body.amount,
@@ -60,7 +62,7 @@ async def create_order(body: OrderCreate, conn: deps.Conn, merchant: deps.Mercha
             receipt=body.receipt,
             notes=body.notes,
         )
-    return deps.json_response(201, order.out())
+    )
 
 
 @router.get("", response_model=OrderList)
