@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import cache, db, errors, ids, logs, ratelimit, settings
 from gateway import queue as queue_module
-from gateway.api import health, orders, payments, refunds, testing
+from gateway.api import health, orders, payments, refunds, testing, webhooks
 from gateway.api.deps import json_response
 
 log = logging.getLogger("gateway.app")
@@ -237,7 +237,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         allow_origin_regex=r"^http://(localhost|127\.0\.0\.1)(:\d+)?$"
         if config.test_mode
         else None,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PUT"],
         allow_headers=["Content-Type", "X-Request-Id"],
         expose_headers=[
             "X-Request-Id",
@@ -252,6 +252,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(payments.router)
     app.include_router(refunds.router)
+    app.include_router(webhooks.router)
     if config.test_endpoints:
         app.include_router(testing.router)
     return app

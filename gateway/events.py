@@ -1,5 +1,7 @@
-"""emit(): the single place every event goes through. It writes the event row in the caller's
-transaction; delivery to the merchant's webhook is queued in that same transaction."""
+"""emit(): the single place every event goes through. In the caller's transaction it writes the
+event row and, when the merchant has a webhook URL, a webhook log and its delivery job: the
+transactional outbox. Either the state change, its events and their deliveries all commit, or
+none of them does."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import db, ids, signing
+from gateway import queue as jobs_queue
 
 TYPES = (
     "payment.created",
@@ -28,6 +31,60 @@ class Event:
     type: str
     resource_id: str
     payload: bytes
+    webhook_log_id: uuid.UUID | None
+
+
+def ordering_lock(resource_id: str) -> str:
+    """First attempts of one resource's events share a procrastinate lock, so they run one
+    after another in the order emitted. Retries carry no lock: a retry scheduled minutes ahead
+    must not hold back the resource's later events."""
+    return f"webhook:{resource_id}"
+
+
+async def emit_many(
+    conn: db.Conn,
+    merchant_id: uuid.UUID,
+    resource_id: str,
+    items: list[tuple[str, dict[str, Any]]],
+) -> list[Event]:
+    """Record events (in order) for one resource; call inside the state change's transaction."""
+    emitted: list[Event] = []
+    now = int(time.time())
+    for event_type, data in items:
+        if event_type not in TYPES:
+            raise ValueError(f"unknown event type {event_type}")
+        payload = signing.payload_bytes(event_type, now, data)
+        event_id = ids.event()
+        # One round trip: the event, plus its log row only if the merchant has a URL now.
+        row = await db.fetch_one(
+            conn,
+            "WITH e AS (INSERT INTO events (id, merchant_id, type, resource_id, payload)"
+            " VALUES (%(id)s, %(m)s, %(type)s, %(rid)s, %(payload)s)"
+            " RETURNING id, merchant_id, type, resource_id, payload)"
+            " INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)"
+            " SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload"
+            " FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL"
+            " RETURNING id",
+            {
+                "id": event_id,
+                "m": merchant_id,
+                "type": event_type,
+                "rid": resource_id,
+                "payload": payload.decode("utf-8"),
+            },
+        )
+        log_id = row["id"] if row else None
+        emitted.append(Event(event_id, merchant_id, event_type, resource_id, payload, log_id))
+    deliveries = [
+        {"log_id": str(e.webhook_log_id), "generation": 0, "attempt": 0}
+        for e in emitted
+        if e.webhook_log_id
+    ]
+    if deliveries:
+        await jobs_queue.defer_many(
+            conn, jobs_queue.TASK_DELIVER_WEBHOOK, deliveries, lock=ordering_lock(resource_id)
+        )
+    return emitted
 
 
 async def emit(
@@ -37,20 +94,5 @@ async def emit(
     resource_id: str,
     data: dict[str, Any],
 ) -> Event:
-    """Record `event_type` for `resource_id`; call inside the transaction of the state change."""
-    if event_type not in TYPES:
-        raise ValueError(f"unknown event type {event_type}")
-    payload = signing.payload_bytes(event_type, int(time.time()), data)
-    event = Event(ids.event(), merchant_id, event_type, resource_id, payload)
-    await conn.execute(
-        "INSERT INTO events (id, merchant_id, type, resource_id, payload)"
-        " VALUES (%(id)s, %(m)s, %(type)s, %(rid)s, %(payload)s)",
-        {
-            "id": event.id,
-            "m": merchant_id,
-            "type": event_type,
-            "rid": resource_id,
-            "payload": payload.decode("utf-8"),
-        },
-    )
-    return event
+    """Record one event for `resource_id`; call inside the transaction of the state change."""
+    return (await emit_many(conn, merchant_id, resource_id, [(event_type, data)]))[0]

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import db, errors, ids
+from gateway import db, errors, events, ids
 
 TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 TEST_MERCHANT_NAME = "Test Merchant"
@@ -137,4 +137,42 @@ async def authenticate(conn: db.Conn, api_key: str | None, api_secret: str | Non
     ok = hmac.compare_digest(api_secret.encode(), expected.encode())
     if row is None or not ok:
         raise errors.Unauthorized()
+    return _from_row(row)
+
+
+ROTATION_OVERLAP = "24 hours"
+
+
+def webhook_config_out(merchant: Merchant) -> dict[str, object]:
+    return {
+        "url": merchant.webhook_url,
+        "secret": merchant.webhook_secret,
+        "events": [e for e in events.TYPES if e != "webhook.test"],
+    }
+
+
+async def set_webhook_url(conn: db.Conn, merchant_id: uuid.UUID, url: str | None) -> Merchant:
+    row = await db.fetch_one(
+        conn,
+        "UPDATE merchants SET webhook_url = %(url)s, updated_at = now() WHERE id = %(id)s"
+        f" RETURNING {_COLUMNS}",
+        {"id": merchant_id, "url": url},
+    )
+    if row is None:
+        raise errors.NotFound("Merchant not found")
+    return _from_row(row)
+
+
+async def rotate_webhook_secret(conn: db.Conn, merchant_id: uuid.UUID) -> Merchant:
+    """New `whsec_` secret; the old one keeps signing alongside for 24 h."""
+    row = await db.fetch_one(
+        conn,
+        "UPDATE merchants SET previous_webhook_secret = webhook_secret,"
+        f" previous_webhook_secret_expires_at = now() + interval '{ROTATION_OVERLAP}',"
+        " webhook_secret = %(new)s, updated_at = now() WHERE id = %(id)s"
+        f" RETURNING {_COLUMNS}",
+        {"id": merchant_id, "new": new_webhook_secret()},
+    )
+    if row is None:
+        raise errors.NotFound("Merchant not found")
     return _from_row(row)

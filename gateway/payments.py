@@ -186,8 +186,12 @@ async def insert(
         raise RuntimeError("insert returned no row")
     payment = from_row(row)
     data = {"payment": payment.out()}
-    await events.emit(conn, payment.merchant_id, "payment.created", payment.id, data)
-    await events.emit(conn, payment.merchant_id, "payment.pending", payment.id, data)
+    await events.emit_many(
+        conn,
+        payment.merchant_id,
+        payment.id,
+        [("payment.created", data), ("payment.pending", data)],
+    )
     await jobs_queue.defer(
         conn,
         jobs_queue.TASK_PROCESS_PAYMENT,

@@ -1,7 +1,12 @@
-"""Webhook bytes and signatures: pure functions, no I/O."""
+"""Webhook bytes and signatures: pure functions, standard library only (the merchant-facing
+verifier in gateway/webhooks/verify.py imports this module and nothing else of ours)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -15,3 +20,44 @@ def payload_bytes(event: str, timestamp: int, data: dict[str, Any]) -> bytes:
         ensure_ascii=False,
         allow_nan=False,
     ).encode("utf-8")
+
+
+def legacy_signature(body: bytes, secret: str) -> str:
+    """X-Webhook-Signature: lowercase hex HMAC-SHA256 of the body, the whole secret as key."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def standard_key(secret: str) -> bytes:
+    """Standard Webhooks key: base64 after `whsec_` when that decodes to 24-64 bytes (every
+    newly generated secret), else the whole secret as UTF-8 (the seeded whsec_test_abc123)."""
+    if secret.startswith("whsec_"):
+        try:
+            key = base64.b64decode(secret[len("whsec_") :], validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if 24 <= len(key) <= 64:
+            return key
+    return secret.encode("utf-8")
+
+
+def standard_signature(msg_id: str, timestamp: int, body: bytes, secret: str) -> str:
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def headers(
+    msg_id: str, timestamp: int, body: bytes, secret: str, previous_secret: str | None = None
+) -> dict[str, str]:
+    """All signature headers for one attempt. During a rotation overlap webhook-signature
+    carries the new and the old signature (new first); X-Webhook-Signature only the new."""
+    signatures = [standard_signature(msg_id, timestamp, body, secret)]
+    if previous_secret:
+        signatures.append(standard_signature(msg_id, timestamp, body, previous_secret))
+    return {
+        "Content-Type": "application/json",
+        "X-Webhook-Signature": legacy_signature(body, secret),
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(signatures),
+    }

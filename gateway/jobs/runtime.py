@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from gateway import db, logs, settings
+from gateway import db, delivery, logs, settings
 
 _pool: AsyncConnectionPool[db.Conn] | None = None
 _lock = asyncio.Lock()
@@ -27,3 +28,14 @@ async def pool() -> AsyncConnectionPool[db.Conn]:
                 await p.open(wait=True)
                 _pool = p
     return _pool
+
+
+_http: httpx.AsyncClient | None = None
+
+
+def http() -> httpx.AsyncClient:
+    """One HTTP client per worker process: connection reuse across deliveries."""
+    global _http
+    if _http is None:
+        _http = delivery.client()
+    return _http

@@ -1,0 +1,128 @@
+"""/api/v1/webhooks: delivery logs, manual retry, ⊕ configuration, rotation and a test event."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
+
+from gateway import errors, events, merchants, urls, webhook_logs
+from gateway.api import deps
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+class WebhookLogOut(BaseModel):
+    id: str
+    event: str
+    status: str
+    attempts: int
+    created_at: str
+    last_attempt_at: str | None
+    next_retry_at: str | None
+    response_code: int | None
+    event_id: str
+    resource_id: str
+
+
+class WebhookLogDetail(WebhookLogOut):
+    payload: str
+    response_body: str | None
+
+
+class WebhookLogList(BaseModel):
+    data: list[WebhookLogOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class WebhookConfigIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str | None
+
+
+class WebhookConfigOut(BaseModel):
+    url: str | None
+    secret: str
+    events: list[str]
+
+
+class RetryOut(BaseModel):
+    id: str
+    status: str
+    message: str
+
+
+@router.get("", response_model=WebhookLogList)
+async def list_webhooks(
+    conn: deps.Conn,
+    merchant: deps.Merchant,
+    limit: Annotated[int, Query()] = 10,
+    offset: Annotated[int, Query()] = 0,
+    status: Annotated[str | None, Query()] = None,
+    event: Annotated[str | None, Query()] = None,
+    resource_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    page = await webhook_logs.list_(
+        conn,
+        merchant.id,
+        limit=limit,
+        offset=offset,
+        status=status,
+        event=event,
+        resource_id=resource_id,
+    )
+    return deps.json_response(200, page)
+
+
+@router.get("/config", response_model=WebhookConfigOut)
+async def get_config(merchant: deps.Merchant) -> Response:
+    return deps.json_response(200, merchants.webhook_config_out(merchant))
+
+
+@router.put("/config", response_model=WebhookConfigOut)
+async def put_config(
+    body: WebhookConfigIn, conn: deps.Conn, merchant: deps.Merchant, config: deps.Config
+) -> Response:
+    url = body.url.strip() if body.url else None
+    if url:
+        await urls.check(url, allow_private=config.private_webhook_urls_allowed)
+    updated = await merchants.set_webhook_url(conn, merchant.id, url)
+    return deps.json_response(200, merchants.webhook_config_out(updated))
+
+
+@router.post("/config/rotate-secret", response_model=WebhookConfigOut)
+async def rotate_secret(conn: deps.Conn, merchant: deps.Merchant) -> Response:
+    updated = await merchants.rotate_webhook_secret(conn, merchant.id)
+    return deps.json_response(200, merchants.webhook_config_out(updated))
+
+
+@router.post("/test", status_code=202)
+async def send_test(conn: deps.Conn, merchant: deps.Merchant) -> Response:
+    if not merchant.webhook_url:
+        raise errors.BadRequest("No webhook URL configured")
+    data: dict[str, Any] = {"message": "Test webhook from the payment gateway"}
+    async with conn.transaction():
+        event = await events.emit(conn, merchant.id, "webhook.test", str(merchant.id), data)
+    return deps.json_response(
+        202,
+        {
+            "event_id": event.id,
+            "webhook_log_id": str(event.webhook_log_id) if event.webhook_log_id else None,
+            "status": "pending",
+        },
+    )
+
+
+@router.get("/{log_id}", response_model=WebhookLogDetail)
+async def get_webhook(log_id: str, conn: deps.Conn, merchant: deps.Merchant) -> Response:
+    return deps.json_response(200, await webhook_logs.get(conn, merchant.id, log_id))
+
+
+@router.post("/{log_id}/retry", response_model=RetryOut)
+async def retry_webhook(log_id: str, conn: deps.Conn, merchant: deps.Merchant) -> Response:
+    return deps.json_response(200, await webhook_logs.retry(conn, merchant.id, log_id))

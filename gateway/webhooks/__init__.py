@@ -1,0 +1,1 @@
+"""Merchant-facing webhook helpers (verify). Importing this package pulls in nothing else."""

@@ -1,0 +1,100 @@
+"""A real local webhook receiver (threaded HTTP server) whose behaviour is chosen by path:
+/ok, /fail (500), /fail2 (500 twice per webhook-id, then 200), /gone (410), /redirect (302),
+/hang (sleeps past the 5 s timeout), /big (a 10 MB body). It records every request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.lock = threading.Lock()
+        self.counts: dict[tuple[str, str], int] = defaultdict(int)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                path = self.path.split("?")[0]
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.lock:
+                    receiver.requests.append(Received(path, headers, body, time.time()))
+                    key = (path, headers.get("webhook-id", ""))
+                    receiver.counts[key] += 1
+                    seen = receiver.counts[key]
+                if path == "/hang":
+                    time.sleep(8)
+                    self._reply(200, b"late")
+                elif path == "/fail":
+                    self._reply(500, b"boom " * 1000)
+                elif path == "/fail2":
+                    self._reply(500 if seen <= 2 else 200, b"try again" if seen <= 2 else b"ok")
+                elif path == "/gone":
+                    self._reply(410, b"gone")
+                elif path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "/ok")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif path == "/big":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(10 * 1024 * 1024))
+                    self.end_headers()
+                    try:
+                        for _ in range(160):
+                            self.wfile.write(b"x" * 65536)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                else:
+                    self._reply(200, "reçu".encode())
+
+            def _reply(self, status: int, body: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # clients that hang up (timeouts, the worker being killed) are expected
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def on(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]

@@ -1,0 +1,227 @@
+"""Webhook delivery end to end: a real worker process, a real local receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import standardwebhooks
+
+from gateway import db, events, merchants
+from gateway.webhooks import verify
+from tests import processes
+from tests.helpers import new_payment
+from tests.receiver import Receiver
+
+pytestmark = pytest.mark.e2e
+
+
+async def _merchant(conn: db.Conn, url: str | None) -> tuple[merchants.Merchant, dict[str, str]]:
+    suffix = os.urandom(6).hex()
+    m = await merchants.create(conn, name="Hooks", email=f"h{suffix}@example.com")
+    if url:
+        m = await merchants.set_webhook_url(conn, m.id, url)
+    return m, {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
+
+
+async def _wait(predicate: Any, timeout: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(step)
+    return False
+
+
+async def _log(client: httpx.AsyncClient, auth: dict[str, str], **filters: str) -> dict[str, Any]:
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    data: list[dict[str, Any]] = (
+        await client.get(f"/api/v1/webhooks?{query}", headers=auth)
+    ).json()["data"]
+    return data[0] if data else {}
+
+
+async def test_payment_events_arrive_in_order_with_valid_signatures(
+    client: httpx.AsyncClient, conn: db.Conn
+) -> None:
+    with Receiver() as receiver, processes.worker():
+        m, auth = await _merchant(conn, receiver.url + "/ok")
+        p = await new_payment(client, auth, method="card")
+
+        async def three() -> bool:
+            return len(receiver.on("/ok")) >= 3
+
+        assert await _wait(three, 20)
+    got = [r for r in receiver.on("/ok") if json.loads(r.body)["data"]["payment"]["id"] == p["id"]]
+    assert [json.loads(r.body)["event"] for r in got] == [
+        "payment.created",
+        "payment.pending",
+        "payment.success",
+    ]
+    for r in got:
+        assert r.headers["content-type"] == "application/json"
+        assert (
+            verify.verify(r.body, r.headers, m.webhook_secret)["data"]["payment"]["id"] == p["id"]
+        )
+        assert verify.verify(
+            r.body, {"X-Webhook-Signature": r.headers["x-webhook-signature"]}, m.webhook_secret
+        )
+        standardwebhooks.Webhook(m.webhook_secret).verify(r.body.decode(), r.headers)
+        assert r.headers["webhook-id"].startswith("evt_")
+        assert r.body.decode() == json.dumps(
+            json.loads(r.body), separators=(",", ":"), ensure_ascii=False
+        )
+    logs = (await client.get(f"/api/v1/webhooks?resource_id={p['id']}", headers=auth)).json()[
+        "data"
+    ]
+    assert {log["status"] for log in logs} == {"success"} and {log["attempts"] for log in logs} == {
+        1
+    }
+    assert {log["event_id"] for log in logs} == {r.headers["webhook-id"] for r in got}
+
+
+async def test_retry_schedule_and_failure_modes(client: httpx.AsyncClient, conn: db.Conn) -> None:
+    """Runs the scenarios side by side so the 0/5/10/15/20 s schedule is paid once (~50 s)."""
+    with Receiver() as receiver, processes.worker():
+        closed = f"http://127.0.0.1:{processes.free_port()}/nobody"
+        paths = ["/fail2", "/fail", "/gone", "/redirect", "/hang", "/big"]
+        auths: dict[str, dict[str, str]] = {}
+        for path in paths:
+            auths[path] = (await _merchant(conn, receiver.url + path))[1]
+        auths["refused"] = (await _merchant(conn, closed))[1]
+        for auth in auths.values():
+            assert (await client.post("/api/v1/webhooks/test", headers=auth)).status_code == 202
+
+        async def all_settled() -> bool:
+            fail = await _log(client, auths["/fail"])
+            return bool(fail) and fail["status"] == "failed"
+
+        assert await _wait(all_settled, 75, step=1)
+        logs = {name: await _log(client, auth) for name, auth in auths.items()}
+
+    fail2 = logs["/fail2"]
+    assert fail2["status"] == "success" and fail2["attempts"] == 3 and fail2["response_code"] == 200
+    arrivals = [r.at for r in receiver.on("/fail2")]
+    assert len(arrivals) == 3
+    gap1, gap2 = arrivals[1] - arrivals[0], arrivals[2] - arrivals[1]
+    assert 4.5 <= gap1 <= 8 and 9.5 <= gap2 <= 13, (gap1, gap2)
+
+    fail = logs["/fail"]
+    assert fail["attempts"] == 5 and fail["next_retry_at"] is None and fail["response_code"] == 500
+    detail = (await client.get(f"/api/v1/webhooks/{fail['id']}", headers=auths["/fail"])).json()
+    assert len(detail["response_body"]) == 2048
+
+    gone = logs["/gone"]
+    assert gone["status"] == "failed" and gone["attempts"] == 1 and gone["next_retry_at"] is None
+    assert len(receiver.on("/gone")) == 1
+
+    redirect = logs["/redirect"]
+    assert redirect["status"] in ("pending", "failed") and redirect["response_code"] == 302
+    assert receiver.on("/ok") == []  # the redirect was not followed
+
+    refused = logs["refused"]
+    assert (
+        refused["attempts"] >= 2
+        and refused["response_code"] is None
+        and refused["status"] != "success"
+    )
+
+    hang = logs["/hang"]
+    assert hang["status"] != "success" and hang["attempts"] >= 1 and hang["response_code"] is None
+    detail = (await client.get(f"/api/v1/webhooks/{hang['id']}", headers=auths["/hang"])).json()
+    assert "timed out" in detail["response_body"]
+
+    big = logs["/big"]
+    assert big["status"] == "success" and big["response_code"] == 200
+    detail = (await client.get(f"/api/v1/webhooks/{big['id']}", headers=auths["/big"])).json()
+    assert len(detail["response_body"]) == 2048
+
+
+async def test_manual_retry_redelivers_with_the_same_webhook_id_and_rotation_signs_twice(
+    client: httpx.AsyncClient, conn: db.Conn
+) -> None:
+    with Receiver() as receiver, processes.worker():
+        m, auth = await _merchant(conn, receiver.url + "/ok")
+        await client.post("/api/v1/webhooks/test", headers=auth)
+
+        async def count(n: int) -> bool:
+            return len(receiver.on("/ok")) >= n
+
+        assert await _wait(lambda: count(1), 15)
+        log = await _log(client, auth)
+        r = await client.post(f"/api/v1/webhooks/{log['id']}/retry", headers=auth)
+        assert r.status_code == 200
+        assert await _wait(lambda: count(2), 15)
+        first, second = receiver.on("/ok")[:2]
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == log["event_id"]
+        assert first.body == second.body
+
+        old_secret = m.webhook_secret
+        new_secret = (
+            await client.post("/api/v1/webhooks/config/rotate-secret", headers=auth)
+        ).json()["secret"]
+        await client.post("/api/v1/webhooks/test", headers=auth)
+        assert await _wait(lambda: count(3), 15)
+    rotated = receiver.on("/ok")[2]
+    assert len(rotated.headers["webhook-signature"].split(" ")) == 2
+    standardwebhooks.Webhook(new_secret).verify(rotated.body.decode(), rotated.headers)
+    standardwebhooks.Webhook(old_secret).verify(rotated.body.decode(), rotated.headers)
+    assert verify.verify(
+        rotated.body, {"X-Webhook-Signature": rotated.headers["x-webhook-signature"]}, new_secret
+    )
+    with pytest.raises(verify.WebhookVerificationError):
+        verify.verify(
+            rotated.body,
+            {"X-Webhook-Signature": rotated.headers["x-webhook-signature"]},
+            old_secret,
+        )
+
+
+async def test_sigkill_mid_burst_loses_no_delivery(
+    client: httpx.AsyncClient, conn: db.Conn
+) -> None:
+    env = {"GATEWAY_STALLED_WORKER_SECONDS": "3", "GATEWAY_WORKER_HEARTBEAT_INTERVAL": "1"}
+    with Receiver() as receiver:
+        m, _ = await _merchant(conn, receiver.url + "/ok")
+        committed: list[str] = []
+        for i in range(200):
+            async with conn.transaction():
+                event = await events.emit(conn, m.id, "webhook.test", f"burst_{i}", {"n": i})
+            committed.append(event.id)
+        first = processes.spawn_worker(env)
+        try:
+
+            async def some() -> bool:
+                return len(receiver.on("/ok")) >= 40
+
+            assert await _wait(some, 30, step=0.05)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        at_kill = len(receiver.on("/ok"))
+        with processes.worker(env):
+
+            async def everything() -> bool:
+                seen = {r.headers["webhook-id"] for r in receiver.on("/ok")}
+                return seen >= set(committed)
+
+            assert await _wait(everything, 60, step=0.5), "some committed event was never delivered"
+    ids = [r.headers["webhook-id"] for r in receiver.on("/ok")]
+    duplicates = sum(n - 1 for n in Counter(ids).values())
+    report = (
+        f"sigkill burst: 200 events, {at_kill} received before kill,"
+        f" {len(ids)} requests, {duplicates} duplicates"
+    )
+    print(report)
+    out = Path(__file__).resolve().parent.parent / "test-output"
+    out.mkdir(exist_ok=True)
+    (out / "webhook-sigkill.txt").write_text(report + "\n")
+    assert set(ids) >= set(committed)
