@@ -249,3 +249,26 @@ async def test_real_worker_processes_the_refund_after_its_delay(
     )
     assert [e["type"] for e in events] == ["refund.created", "refund.processed"]
     assert '"status":"processed"' in events[1]["payload"]
+
+
+async def test_refund_events_reach_the_webhook_outbox_once_even_when_replayed(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    p = await successful_payment(client, auth, conn, config)
+    r = await client.put(
+        "/api/v1/webhooks/config", json={"url": "http://127.0.0.1:9/hook"}, headers=auth
+    )
+    assert r.status_code == 200, r.text
+    headers = {**auth, "Idempotency-Key": "refund-webhook-1"}
+    first = await client.post(_url(p["id"]), json={"amount": 700}, headers=headers)
+    again = await client.post(_url(p["id"]), json={"amount": 700}, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.content == again.content
+    refund_id = first.json()["id"]
+    await refunds.process(conn, refund_id)
+    logs = await db.fetch_all(
+        conn,
+        "SELECT event, payload FROM webhook_logs WHERE resource_id = %(r)s ORDER BY created_at",
+        {"r": refund_id},
+    )
+    assert [log["event"] for log in logs] == ["refund.created", "refund.processed"]
+    assert f'"data":{{"refund":{{"id":"{refund_id}"' in logs[0]["payload"]
