@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     db_pool_min: int = Field(2, ge=1, validation_alias=_env("DB_POOL_MIN"))
     db_pool_max: int = Field(20, ge=1, validation_alias=_env("DB_POOL_MAX"))
+    # How long a request waits for a database connection before answering 503.
+    db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias=_env("DB_POOL_TIMEOUT"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 
     worker_concurrency: int = Field(40, ge=1, validation_alias=_env("WORKER_CONCURRENCY"))
