@@ -129,7 +129,8 @@ async def test_redis_unreachable_under_load_payments_idempotency_and_refunds_sta
     jobs = await db.fetch_one(
         conn,
         "SELECT count(*) AS n FROM procrastinate_jobs j"
-        " JOIN payments p ON p.id = j.args->>'payment_id' WHERE p.merchant_id = %(m)s AND j.task_name = 'process_payment'",
+        " JOIN payments p ON p.id = j.args->>'payment_id'"
+        " WHERE p.merchant_id = %(m)s AND j.task_name = 'process_payment'",
         {"m": merchant.id},
     )
     assert jobs is not None and jobs["n"] == 10
