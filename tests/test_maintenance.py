@@ -36,7 +36,7 @@ async def test_prune_drops_old_maintenance_jobs_but_keeps_recent_work(
     old_maintenance = await _finished_job(conn, "maintenance", 2)
     old_payment = await _finished_job(conn, "payments", 2)
     ancient_payment = await _finished_job(conn, "payments", 24 * 8)
-    await maintenance.prune_jobs(None, timestamp=0)
+    await maintenance.prune_jobs(timestamp=0)
     rows = await db.fetch_all(
         conn,
         "SELECT id FROM procrastinate_jobs WHERE id = ANY(%(ids)s)",
