@@ -41,7 +41,9 @@ async def check(conn: psycopg.AsyncConnection[Any]) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Conn]:
+def open_pool(
+    url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0
+) -> AsyncConnectionPool[Conn]:
     """An autocommit pool: writes are explicit `conn.transaction()` blocks in the domain."""
     return AsyncConnectionPool(
         url,
@@ -51,7 +53,7 @@ def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnec
         configure=_configure,
         check=check,
         open=False,
-        timeout=5.0,
+        timeout=timeout,
         name="gateway",
     )
 
