@@ -203,7 +203,10 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = db.open_pool(
-            config.database_url, min_size=config.db_pool_min, max_size=config.db_pool_max
+            config.database_url,
+            min_size=config.db_pool_min,
+            max_size=config.db_pool_max,
+            timeout=config.db_pool_timeout,
         )
         await pool.open(wait=False)
         redis = cache.connect(config.redis_url)

@@ -1,4 +1,4 @@
-"""The `gateway` command: run, migrate, seed, api, worker, merchants create."""
+"""The `gateway` command: run, serve, migrate, api, worker, merchants create."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.rows import dict_row
 
 from gateway import db, merchants, migrations, settings
 
@@ -34,8 +35,10 @@ async def prepare(url: str) -> list[str]:
     """Create the database if missing, migrate, seed: what every start does."""
     await db.ensure_database(url)
     applied = await migrations.apply(url)
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await merchants.seed(conn)  # type: ignore[arg-type]
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        await merchants.seed(conn)
     return applied
 
 
@@ -102,34 +105,36 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker"]
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Migrate + seed, then API, dashboard, checkout and a worker as child processes."""
-    _resolve_database_url()
-    config = settings.main_guard()
-    _warn_without_redis(config)
-    asyncio.run(prepare(config.database_url))
-    commands = [
+def _web_commands(config: settings.Settings) -> list[list[str]]:
+    return [
         _uvicorn("gateway.app:create_app", config.api_port, config.host),
         _uvicorn("gateway.dashboard:create_app", config.dashboard_port, config.host),
         _uvicorn("gateway.checkout:create_app", config.checkout_port, config.host),
-        worker_command(),
     ]
-    # Fixed argv lists of our own interpreter and modules; nothing comes from input.
-    children = [subprocess.Popen(argv) for argv in commands]  # noqa: S603
-    print(
-        f"gateway: API http://localhost:{config.api_port}  dashboard"
-        f" http://localhost:{config.dashboard_port}  checkout"
-        f" http://localhost:{config.checkout_port}  (Ctrl-C stops everything)",
-        file=sys.stderr,
-    )
+
+
+def _supervise(commands: list[list[str]], config: settings.Settings) -> int:
+    """Run the commands as children until Ctrl-C/SIGTERM or until one exits; then stop all."""
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    # Handlers first: a signal arriving while children start must still stop them.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    # Each child gets its own process group, so a terminal's Ctrl-C reaches only this process,
+    # which then sends exactly one SIGTERM to each. (A second signal makes uvicorn drop
+    # in-flight requests instead of finishing them.) Fixed argv lists of our own interpreter
+    # and modules; nothing comes from input.
+    children = [subprocess.Popen(argv, process_group=0) for argv in commands]  # noqa: S603
+    print(
+        f"gateway: API http://localhost:{config.api_port}  dashboard"
+        f" http://localhost:{config.dashboard_port}  checkout"
+        f" http://localhost:{config.checkout_port}  (Ctrl-C stops everything)",
+        file=sys.stderr,
+    )
     code = 0
     while not stopping:
         for child in children:
@@ -147,7 +152,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
     return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Migrate + seed, then API, dashboard, checkout and a worker as child processes."""
+    _resolve_database_url()
+    config = settings.main_guard()
+    _warn_without_redis(config)
+    asyncio.run(prepare(config.database_url))
+    return _supervise([*_web_commands(config), worker_command()], config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """API, dashboard and checkout only: for deployments that migrate and run workers apart
+    (compose.yaml's `migrate` and `worker` services)."""
+    config = settings.main_guard()
+    _warn_without_redis(config)
+    return _supervise(_web_commands(config), config)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -170,8 +193,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _create_merchant(url: str, name: str, email: str, password: str | None) -> None:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        merchant = await merchants.create(conn, name=name, email=email, password=password)  # type: ignore[arg-type]
+    # dict rows: the domain reads columns by name (a tuple row made this crash after the
+    # INSERT had committed, leaving a merchant whose credentials were never shown).
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        merchant = await merchants.create(conn, name=name, email=email, password=password)
     print(f"merchant_id:    {merchant.id}")
     print(f"api_key:        {merchant.api_key}")
     print(f"api_secret:     {merchant.api_secret}")
@@ -186,13 +213,19 @@ def cmd_merchants_create(args: argparse.Namespace) -> int:
     except psycopg.errors.UniqueViolation:
         print(f"gateway: a merchant with email {args.email} already exists", file=sys.stderr)
         return 1
+    except psycopg.errors.CheckViolation as error:
+        # One line naming the rule; psycopg's own message would echo the row, secrets included.
+        rule = error.diag.constraint_name or "a check"
+        print(f"gateway: invalid --name or --email (violates {rule})", file=sys.stderr)
+        return 1
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="migrate, seed and start API, dashboard, checkout and a worker")
+    sub.add_parser("serve", help="start API, dashboard and checkout only (no migrate, no worker)")
     sub.add_parser("migrate", help="create the database if needed, migrate and seed")
     api = sub.add_parser("api", help="migrate and run only the API")
     api.add_argument("--port", type=int)
@@ -203,17 +236,24 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--email", required=True)
     create.add_argument("--password", help="dashboard password (scrypt-hashed)")
-    args = parser.parse_args(argv)
-    _logging(os.environ.get("LOG_LEVEL", "INFO"))
-    handlers = {
-        "run": cmd_run,
-        "migrate": cmd_migrate,
-        "api": cmd_api,
-        "worker": cmd_worker,
-    }
-    if args.command == "merchants":
-        return cmd_merchants_create(args)
-    return handlers[args.command](args)
+    return parser
+
+
+HANDLERS = {
+    "run": cmd_run,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "api": cmd_api,
+    "worker": cmd_worker,
+    "merchants": cmd_merchants_create,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Settings first: a bad value anywhere (LOG_LEVEL included) ends in one line, not a traceback.
+    _logging(settings.main_guard().log_level)
+    return HANDLERS[args.command](args)
 
 
 if __name__ == "__main__":

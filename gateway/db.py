@@ -25,7 +25,9 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.commit()
 
 
-def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Conn]:
+def open_pool(
+    url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0
+) -> AsyncConnectionPool[Conn]:
     """An autocommit pool: writes are explicit `conn.transaction()` blocks in the domain."""
     return AsyncConnectionPool(
         url,
@@ -35,7 +37,7 @@ def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnec
         configure=_configure,
         check=AsyncConnectionPool.check_connection,
         open=False,
-        timeout=5.0,
+        timeout=timeout,
         name="gateway",
     )
 

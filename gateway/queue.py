@@ -18,7 +18,12 @@ app = procrastinate.App(
         min_size=1,
         max_size=max(4, _settings.worker_concurrency // 4 + 2),
     ),
-    import_paths=["gateway.jobs.payments", "gateway.jobs.webhooks", "gateway.jobs.maintenance"],
+    import_paths=[
+        "gateway.jobs.payments",
+        "gateway.jobs.webhooks",
+        "gateway.jobs.maintenance",
+        *_settings.extra_task_module_list,
+    ],
     worker_defaults={
         "concurrency": _settings.worker_concurrency,
         # Scheduled jobs are found by polling (NOTIFY only fires at insert time).

@@ -7,6 +7,8 @@ setting also answers to a GATEWAY_ prefix. A bad value stops the process with on
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import sys
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -16,8 +18,31 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gateway"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+# The contract's names (and the conventional LOG_LEVEL) work bare. Every other setting answers
+# only to GATEWAY_<NAME>: bare names like API_PORT or HOST collide with variables other tools set
+# (Kubernetes injects <SERVICE>_PORT=tcp://... for a service called "api"), which would silently
+# rebind or refuse to start the gateway.
+BARE_NAMES = frozenset(
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "TEST_MODE",
+        "TEST_PAYMENT_SUCCESS",
+        "TEST_PROCESSING_DELAY",
+        "WEBHOOK_RETRY_INTERVALS_TEST",
+        "UPI_SUCCESS_RATE",
+        "CARD_SUCCESS_RATE",
+        "PROCESSING_DELAY_MIN",
+        "PROCESSING_DELAY_MAX",
+        "LOG_LEVEL",
+    }
+)
+
+
 def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, f"GATEWAY_{name}")
+    if name in BARE_NAMES:
+        return AliasChoices(name, f"GATEWAY_{name}")
+    return AliasChoices(f"GATEWAY_{name}")
 
 
 class Settings(BaseSettings):
@@ -58,6 +83,8 @@ class Settings(BaseSettings):
 
     db_pool_min: int = Field(2, ge=1, validation_alias=_env("DB_POOL_MIN"))
     db_pool_max: int = Field(20, ge=1, validation_alias=_env("DB_POOL_MAX"))
+    # How long a request waits for a database connection before answering 503.
+    db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias=_env("DB_POOL_TIMEOUT"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 
     worker_concurrency: int = Field(40, ge=1, validation_alias=_env("WORKER_CONCURRENCY"))
@@ -77,6 +104,10 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
+    # Comma-separated extra modules the worker imports for their tasks (tests use it to load
+    # test-only tasks into a real worker process without shipping them in the package).
+    extra_task_modules: str = Field("", validation_alias=_env("EXTRA_TASK_MODULES"))
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
@@ -91,6 +122,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis:// URL")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in logging.getLevelNamesMapping():
+            raise ValueError("must be a logging level such as INFO or DEBUG")
+        return value.upper()
+
     @field_validator("processing_delay_max")
     @classmethod
     def _delay_order(cls, value: int, info: object) -> int:
@@ -103,16 +141,35 @@ class Settings(BaseSettings):
     def private_webhook_urls_allowed(self) -> bool:
         return self.test_mode or self.allow_private_webhook_urls
 
+    @property
+    def extra_task_module_list(self) -> list[str]:
+        return [name.strip() for name in self.extra_task_modules.split(",") if name.strip()]
+
 
 class SettingsError(SystemExit):
     pass
 
 
+def _variable(loc: str) -> str:
+    """The environment variable the user actually set for the field behind `loc` (pydantic
+    reports the first alias, which is the bare name even when GATEWAY_<NAME> was used)."""
+    present = {key.upper() for key in os.environ}
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if not isinstance(alias, AliasChoices):
+            continue
+        names = [str(choice).upper() for choice in alias.choices]
+        if loc.upper() in names:
+            return next((n for n in names if n in present), names[0])
+    return loc.upper()
+
+
 def _describe(error: ValidationError) -> str:
+    # One line naming the variable; never the value (a URL may carry a password).
     first = error.errors()[0]
     loc = first.get("loc") or ("?",)
-    name = str(loc[0]).upper()
-    return f"invalid setting {name}: {first.get('msg', 'bad value')}"
+    msg = " ".join(str(first.get("msg", "bad value")).split())
+    return f"invalid setting {_variable(str(loc[0]))}: {msg}"
 
 
 def load() -> Settings:

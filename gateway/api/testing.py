@@ -1,4 +1,4 @@
-"""/api/v1/test/* — helpers for automated checkers; off with TEST_ENDPOINTS=false."""
+"""/api/v1/test/* — helpers for automated checkers; off with GATEWAY_TEST_ENDPOINTS=false."""
 
 from __future__ import annotations
 

@@ -1,0 +1,19 @@
+# The gateway image: API/dashboard/checkout (`gateway serve`), migrations (`gateway migrate`) and
+# workers (`procrastinate --app=gateway.queue.app worker`) all run from it; see compose.yaml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY . /app
+# Editable install on purpose: db/migrations and checkout/ are read next to the package
+# (gateway/migrations.py, gateway/checkout.py), which a site-packages install would leave behind.
+RUN pip install -e . \
+    && useradd --system --uid 10001 --home-dir /app gateway
+
+USER gateway
+EXPOSE 8000 3000 3001
+CMD ["gateway", "serve"]

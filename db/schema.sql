@@ -1,0 +1,116 @@
+-- The gateway's schema as it is today: the readable truth for our own tables.
+--
+-- Order of creation on a fresh database:
+--   1. procrastinate's own schema (procrastinate_jobs, procrastinate_workers, ...) comes first,
+--      from db/migrations/0001_procrastinate_3_10_0.sql, vendored verbatim from procrastinate
+--      3.10.0. It is not repeated here.
+--   2. This file: every table the migrations 0002 and later create.
+--
+-- NEXT AUTHOR: every new migration in db/migrations/ must be mirrored here in the same commit.
+-- tests/test_migrations.py fails when a freshly migrated database differs from
+-- procrastinate's schema followed by this file (compared with pg_dump --schema-only).
+-- The bookkeeping table schema_migrations belongs to the migration runner and is left out.
+
+CREATE TABLE merchants (
+    id uuid PRIMARY KEY,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 255),
+    email text NOT NULL UNIQUE CHECK (length(email) BETWEEN 3 AND 255),
+    -- key_test_ + 16 alphanumerics (the seeded merchant keeps the contract's shorter values).
+    api_key text NOT NULL UNIQUE,
+    api_secret text NOT NULL,
+    -- scrypt$<salt b64>$<digest b64>; NULL = no dashboard password set.
+    password_hash text,
+    webhook_url text,
+    webhook_secret text NOT NULL,
+    is_active boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- After a rotation the old secret keeps signing alongside the new one until it expires (24 h).
+    previous_webhook_secret text,
+    previous_webhook_secret_expires_at timestamptz
+);
+
+CREATE TABLE orders (
+    id text PRIMARY KEY CHECK (id ~ '^order_[A-Za-z0-9]{16}$'),
+    merchant_id uuid NOT NULL REFERENCES merchants (id),
+    -- Money is integer paise.
+    amount bigint NOT NULL CHECK (amount >= 100),
+    currency text NOT NULL DEFAULT 'INR' CHECK (currency = 'INR'),
+    receipt text CHECK (length(receipt) <= 255),
+    notes jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(notes) = 'object'),
+    status text NOT NULL DEFAULT 'created' CHECK (status IN ('created', 'paid')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Merchant-scoped lists, newest first, with a stable tiebreak.
+CREATE INDEX orders_merchant_created_idx ON orders (merchant_id, created_at DESC, id DESC);
+
+-- Payments. Only card_network and card_last4 of a card are ever stored.
+CREATE TABLE payments (
+    id text PRIMARY KEY CHECK (id ~ '^pay_[A-Za-z0-9]{16}$'),
+    order_id text NOT NULL REFERENCES orders (id),
+    merchant_id uuid NOT NULL REFERENCES merchants (id),
+    amount bigint NOT NULL CHECK (amount > 0),
+    currency text NOT NULL CHECK (currency = 'INR'),
+    method text NOT NULL CHECK (method IN ('upi', 'card')),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'success', 'failed')),
+    captured boolean NOT NULL DEFAULT false,
+    vpa text,
+    card_network text CHECK (card_network IN ('visa', 'mastercard', 'amex', 'rupay', 'unknown')),
+    card_last4 text CHECK (card_last4 ~ '^[0-9]{4}$'),
+    error_code text,
+    error_description text,
+    amount_refunded bigint NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT payments_method_details CHECK (
+        (method = 'upi' AND vpa IS NOT NULL AND card_last4 IS NULL)
+        OR (method = 'card' AND vpa IS NULL AND card_last4 IS NOT NULL)
+    ),
+    CONSTRAINT payments_refund_bound CHECK (amount_refunded BETWEEN 0 AND amount),
+    CONSTRAINT payments_captured_success CHECK (NOT captured OR status = 'success')
+);
+
+CREATE INDEX payments_order_idx ON payments (order_id);
+CREATE INDEX payments_status_idx ON payments (status);
+CREATE INDEX payments_merchant_created_idx ON payments (merchant_id, created_at DESC, id DESC);
+
+CREATE TABLE events (
+    id text PRIMARY KEY CHECK (id ~ '^evt_[A-Za-z0-9]{16}$'),
+    merchant_id uuid NOT NULL REFERENCES merchants (id),
+    type text NOT NULL,
+    resource_id text NOT NULL,
+    payload text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE INDEX events_resource_idx ON events (resource_id, created_at);
+CREATE INDEX events_merchant_created_idx ON events (merchant_id, created_at DESC);
+
+-- One row per webhook delivery of an event; its retry schedule lives in procrastinate_jobs.
+-- generation: bumped by a manual retry (older scheduled jobs become stale).
+-- delivering_until: a short lease so one log is never delivered twice at the same moment.
+CREATE TABLE webhook_logs (
+    id uuid PRIMARY KEY,
+    merchant_id uuid NOT NULL REFERENCES merchants (id),
+    event_id text NOT NULL REFERENCES events (id),
+    event text NOT NULL,
+    resource_id text NOT NULL,
+    payload text NOT NULL,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'success', 'failed')),
+    attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    generation integer NOT NULL DEFAULT 0,
+    delivering_until timestamptz,
+    last_attempt_at timestamptz,
+    next_retry_at timestamptz,
+    response_code integer,
+    response_body text,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE INDEX webhook_logs_merchant_created_idx ON webhook_logs (merchant_id, created_at DESC);
+CREATE INDEX webhook_logs_status_idx ON webhook_logs (status);
+CREATE INDEX webhook_logs_resource_idx ON webhook_logs (resource_id);
+CREATE INDEX webhook_logs_next_retry_idx ON webhook_logs (next_retry_at) WHERE status = 'pending';

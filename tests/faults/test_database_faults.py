@@ -1,0 +1,114 @@
+"""The database goes away and comes back; its connections are killed under load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from gateway import app as app_module
+from gateway import db, settings
+from tests import processes
+from tests.conftest import DATABASE_URL, assert_error
+from tests.faults.proxy import Proxy
+from tests.helpers import new_payment
+
+pytestmark = pytest.mark.e2e
+
+
+def _via(proxy: Proxy) -> str:
+    parts = urlsplit(DATABASE_URL)
+    return urlunsplit(
+        (parts.scheme, f"{parts.username or 'postgres'}@127.0.0.1:{proxy.port}", parts.path, "", "")
+    )
+
+
+@pytest.fixture
+async def proxied(config: settings.Settings) -> AsyncIterator[tuple[Proxy, httpx.AsyncClient]]:
+    parts = urlsplit(DATABASE_URL)
+    with Proxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        cfg = config.model_copy(update={"database_url": _via(proxy), "db_pool_timeout": 1.0})
+        application = app_module.create_app(cfg)
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                yield proxy, client
+
+
+async def test_database_outage_answers_503_and_recovers_by_itself(
+    proxied: tuple[Proxy, httpx.AsyncClient], auth: dict[str, str], conn: db.Conn, merchant: Any
+) -> None:
+    proxy, client = proxied
+    ok = await client.post("/api/v1/orders", json={"amount": 1000}, headers=auth)
+    assert ok.status_code == 201
+    proxy.down()
+    for _ in range(3):
+        r = await client.post("/api/v1/orders", json={"amount": 1000}, headers=auth)
+        assert_error(r, 503, "SERVICE_UNAVAILABLE")
+        assert r.headers["X-Request-Id"]
+    health = await client.get("/health")
+    assert health.status_code == 503 and health.json()["database"] == "disconnected"
+    proxy.up()
+    deadline = time.monotonic() + 15
+    while True:
+        r = await client.post("/api/v1/orders", json={"amount": 1000}, headers=auth)
+        if r.status_code == 201 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert r.status_code == 201
+    assert (await client.get("/health")).json()["database"] == "connected"
+    row = await db.fetch_one(
+        conn, "SELECT count(*) AS n FROM orders WHERE merchant_id = %(m)s", {"m": merchant.id}
+    )
+    assert row is not None and row["n"] == 2  # the 503s wrote nothing
+
+
+async def test_killed_connections_under_load_give_201_or_503_never_500_and_the_worker_recovers(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: Any
+) -> None:
+    with processes.worker():
+        await asyncio.sleep(1.5)
+        statuses: Counter[int] = Counter()
+        created: list[str] = []
+
+        async def load() -> None:
+            for _ in range(40):
+                r = await client.post("/api/v1/orders", json={"amount": 1000}, headers=auth)
+                statuses[r.status_code] += 1
+                if r.status_code == 201:
+                    created.append(r.json()["id"])
+                else:
+                    assert_error(r, 503, "SERVICE_UNAVAILABLE")
+
+        async def killer() -> None:
+            for _ in range(4):
+                await asyncio.sleep(0.05)
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+        await asyncio.gather(load(), load(), load(), killer())
+        assert set(statuses) <= {201, 503} and statuses[201] > 0
+        row = await db.fetch_one(
+            conn,
+            "SELECT count(*) AS n FROM orders WHERE merchant_id = %(m)s AND id = ANY(%(ids)s)",
+            {"m": merchant.id, "ids": created},
+        )
+        assert row is not None and row["n"] == len(created)
+        # The worker lost its connections too; it must still process a new payment.
+        p = await new_payment(client, auth)
+        deadline = time.monotonic() + 20
+        status = "pending"
+        while status == "pending" and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)
+            status = (await client.get(f"/api/v1/payments/{p['id']}", headers=auth)).json()[
+                "status"
+            ]
+        assert status == "success"

@@ -1,0 +1,194 @@
+"""The `gateway` command as operators run it: a real process against the test database."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from gateway import db, merchants
+from tests import conftest, services
+
+CREDENTIALS = re.compile(
+    r"^merchant_id:\s+(?P<id>[0-9a-f-]{36})\n"
+    r"api_key:\s+(?P<key>key_test_[A-Za-z0-9]{16})\n"
+    r"api_secret:\s+(?P<secret>secret_test_[A-Za-z0-9]{32})\n"
+    r"webhook_secret:\s+(?P<whsec>whsec_\S+)\n$"
+)
+
+
+def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "gateway"
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
+    return subprocess.run(
+        [*argv, *args],
+        env={**os.environ, "DATABASE_URL": conftest.DATABASE_URL, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _email() -> str:
+    return f"cli{os.urandom(6).hex()}@example.com"
+
+
+async def test_merchants_create_prints_working_credentials(
+    client: httpx.AsyncClient, conn: db.Conn
+) -> None:
+    email = _email()
+    done = gateway(
+        "merchants", "create", "--name", "CLI Shop", "--email", email, "--password", "s3cret-pw"
+    )
+    assert done.returncode == 0, done.stderr
+    printed = CREDENTIALS.match(done.stdout)
+    assert printed, done.stdout
+
+    # The printed pair authenticates through the API and sees the new merchant's own data.
+    auth = {"X-Api-Key": printed["key"], "X-Api-Secret": printed["secret"]}
+    created = await client.post("/api/v1/orders", json={"amount": 50000}, headers=auth)
+    assert created.status_code == 201, created.text
+    assert created.json()["merchant_id"] == printed["id"]
+    listed = await client.get("/api/v1/orders", headers=auth)
+    assert [o["id"] for o in listed.json()["data"]] == [created.json()["id"]]
+
+    stored = await merchants.get_by_email(conn, email)
+    assert stored is not None and str(stored.id) == printed["id"]
+    assert stored.webhook_secret == printed["whsec"]
+    # The password is kept only as an scrypt hash that verifies.
+    assert stored.password_hash is not None
+    assert stored.password_hash.startswith("scrypt$")
+    assert "s3cret-pw" not in stored.password_hash
+    assert merchants.check_password("s3cret-pw", stored.password_hash)
+    assert not merchants.check_password("wrong", stored.password_hash)
+
+
+async def test_wrong_secret_for_a_created_merchant_is_rejected(client: httpx.AsyncClient) -> None:
+    done = gateway("merchants", "create", "--name", "CLI Shop", "--email", _email())
+    printed = CREDENTIALS.match(done.stdout)
+    assert printed, done.stdout + done.stderr
+    r = await client.get(
+        "/api/v1/orders",
+        headers={"X-Api-Key": printed["key"], "X-Api-Secret": "secret_test_" + "x" * 32},
+    )
+    conftest.assert_error(r, 401, "AUTHENTICATION_ERROR")
+
+
+def test_duplicate_email_exits_1_with_one_clear_line() -> None:
+    email = _email()
+    assert gateway("merchants", "create", "--name", "A", "--email", email).returncode == 0
+    # Emails are stored lower-cased, so a different case is the same merchant.
+    again = gateway("merchants", "create", "--name", "B", "--email", email.upper())
+    assert again.returncode == 1
+    assert again.stdout == ""
+    assert again.stderr.splitlines() == [
+        f"gateway: a merchant with email {email.upper()} already exists"
+    ]
+
+
+def test_invalid_name_exits_1_without_echoing_secrets() -> None:
+    again = gateway("merchants", "create", "--name", "", "--email", _email())
+    assert again.returncode == 1
+    assert len(again.stderr.splitlines()) == 1, again.stderr
+    assert "secret_test_" not in again.stderr and "whsec_" not in again.stderr
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    name = services.fresh_database_name().replace("gateway_test_", "gateway_cli_")
+    yield services.with_database(conftest.DATABASE_URL, name)
+    services.drop_database(conftest.DATABASE_URL, name)
+
+
+async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
+    empty_database: str,
+) -> None:
+    first = gateway("migrate", env={"DATABASE_URL": empty_database})
+    assert first.returncode == 0, first.stderr
+    async with await psycopg.AsyncConnection.connect(empty_database, autocommit=True) as c:
+        await c.execute(
+            "UPDATE merchants SET webhook_secret = 'whsec_rotated', webhook_url = %s WHERE id = %s",
+            ("https://shop.example/hook", merchants.TEST_MERCHANT_ID),
+        )
+
+    second = gateway("migrate", env={"DATABASE_URL": empty_database})
+    assert second.returncode == 0, second.stderr
+    assert "none pending" in second.stdout
+
+    async with await psycopg.AsyncConnection.connect(empty_database) as c:
+        cur = await c.execute(
+            "SELECT id, name, email, api_key, api_secret, webhook_secret, webhook_url"
+            " FROM merchants WHERE email = %s OR id = %s",
+            (merchants.TEST_MERCHANT_EMAIL, merchants.TEST_MERCHANT_ID),
+        )
+        rows = await cur.fetchall()
+    assert rows == [
+        (
+            merchants.TEST_MERCHANT_ID,
+            "Test Merchant",
+            "test@example.com",
+            "key_test_abc123",
+            "secret_test_xyz789",
+            "whsec_rotated",
+            "https://shop.example/hook",
+        )
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    if not path.exists():
+        pytest.skip("needs Linux /proc to list child processes")
+    return [int(p) for p in path.read_text().split()]
+
+
+def test_gateway_run_serves_health_and_sigterm_stops_every_child() -> None:
+    ports = {name: str(_free_port()) for name in ("API", "DASHBOARD", "CHECKOUT")}
+    env = {f"GATEWAY_{name}_PORT": port for name, port in ports.items()}
+    script = Path(sys.executable).parent / "gateway"
+    run = subprocess.Popen(
+        [str(script), "run"],
+        env={**os.environ, **env, "GATEWAY_HOST": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        health: dict[str, str] = {}
+        while time.monotonic() < deadline and health.get("worker") != "running":
+            assert run.poll() is None, "gateway run exited early"
+            with suppress(httpx.HTTPError):
+                health = httpx.get(f"http://127.0.0.1:{ports['API']}/health", timeout=1).json()
+            time.sleep(0.2)
+        assert health.get("database") == "connected" and health.get("worker") == "running"
+        for name in ("DASHBOARD", "CHECKOUT"):
+            r = httpx.get(f"http://127.0.0.1:{ports[name]}/", timeout=2)
+            assert r.status_code < 500, name
+        children = _children(run.pid)
+        assert len(children) == 4  # API, dashboard, checkout, worker
+
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=20) == 0
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()

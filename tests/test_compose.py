@@ -1,0 +1,144 @@
+"""compose.yaml and the Dockerfile, checked without a Docker engine: the services, ports,
+healthchecks and start order are there, and every command names an entry point that exists."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import procrastinate
+import pytest
+import yaml
+
+from gateway import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict[str, Any]]:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    found: dict[str, dict[str, Any]] = compose["services"]
+    return found
+
+
+def test_the_five_services_run_the_right_images(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) == {"postgres", "redis", "migrate", "api", "worker"}
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7"
+    for name in ("migrate", "api", "worker"):
+        assert services[name]["build"] == ".", name
+
+
+def test_api_publishes_the_contract_ports(services: dict[str, dict[str, Any]]) -> None:
+    assert sorted(services["api"]["ports"]) == ["3000:3000", "3001:3001", "8000:8000"]
+    for name in ("migrate", "worker"):
+        assert "ports" not in services[name], name
+
+
+@pytest.mark.parametrize("name", ["postgres", "redis", "api", "worker"])
+def test_long_running_services_have_healthchecks(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    check = services[name]["healthcheck"]
+    assert check["test"][0] in ("CMD", "CMD-SHELL")
+    assert len(check["test"]) > 1
+    assert check.get("retries", 0) >= 3
+
+
+def test_healthchecks_probe_what_the_service_does(services: dict[str, dict[str, Any]]) -> None:
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    assert "ping" in services["redis"]["healthcheck"]["test"]
+    assert "127.0.0.1:8000/health" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "procrastinate_workers" in " ".join(services["worker"]["healthcheck"]["test"])
+
+
+def test_start_order_uses_depends_on_conditions(services: dict[str, dict[str, Any]]) -> None:
+    def conditions(name: str) -> dict[str, str]:
+        return {dep: spec["condition"] for dep, spec in services[name]["depends_on"].items()}
+
+    assert conditions("migrate") == {"postgres": "service_healthy"}
+    assert conditions("api") == {
+        "postgres": "service_healthy",
+        "redis": "service_healthy",
+        "migrate": "service_completed_successfully",
+    }
+    assert conditions("worker") == {
+        "postgres": "service_healthy",
+        "migrate": "service_completed_successfully",
+    }
+    # One-shot: a restart policy would re-run it forever and never "complete".
+    assert services["migrate"].get("restart", "no") == "no"
+
+
+def test_gateway_services_reach_postgres_and_redis_by_service_name(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("migrate", "api", "worker"):
+        env = services[name]["environment"]
+        assert re.fullmatch(r"postgresql://\w+:\w+@postgres:5432/\w+", env["DATABASE_URL"]), name
+        assert env["REDIS_URL"].startswith("redis://redis:6379"), name
+        assert "TEST_MODE" in env and "WEBHOOK_RETRY_INTERVALS_TEST" in env, name
+    pg = services["postgres"]["environment"]
+    expected = f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/"
+    assert services["api"]["environment"]["DATABASE_URL"] == expected + pg["POSTGRES_DB"]
+
+
+def _console_scripts() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    scripts: dict[str, str] = project["project"]["scripts"]
+    return scripts
+
+
+def _check_gateway_command(argv: list[str]) -> None:
+    assert _console_scripts()["gateway"] == "gateway.cli:main"
+    args = cli.build_parser().parse_args(argv[1:])  # SystemExit on an unknown subcommand
+    assert args.command in cli.HANDLERS
+
+
+def _check_procrastinate_command(argv: list[str]) -> None:
+    (app_option,) = [a for a in argv if a.startswith("--app=")]
+    module_name, _, attribute = app_option.removeprefix("--app=").rpartition(".")
+    app = getattr(importlib.import_module(module_name), attribute)
+    assert isinstance(app, procrastinate.App)
+    assert "worker" in argv
+
+
+@pytest.mark.parametrize("name", ["migrate", "api", "worker"])
+def test_every_command_names_a_real_entry_point(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    argv = services[name]["command"]
+    assert isinstance(argv, list), "exec form: signals reach the process, not a shell"
+    if argv[0] == "gateway":
+        _check_gateway_command(argv)
+    elif argv[0] == "procrastinate":
+        _check_procrastinate_command(argv)
+    else:
+        pytest.fail(f"{name} runs an unknown program {argv[0]!r}")
+
+
+def test_commands_are_the_intended_ones(services: dict[str, dict[str, Any]]) -> None:
+    assert services["migrate"]["command"] == ["gateway", "migrate"]
+    # `serve` and not `run`: run would migrate again and start a second worker.
+    assert services["api"]["command"] == ["gateway", "serve"]
+    assert services["worker"]["command"][:3] == [
+        "procrastinate",
+        "--app=gateway.queue.app",
+        "worker",
+    ]
+
+
+def test_dockerfile_installs_the_package_and_defaults_to_serve() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.1[1-9]", dockerfile, re.M)
+    assert "pip install -e ." in dockerfile  # db/ and checkout/ are read beside the package
+    (cmd,) = re.findall(r"^CMD (.+)$", dockerfile, re.M)
+    argv = yaml.safe_load(cmd)  # JSON exec form is valid YAML
+    assert argv == ["gateway", "serve"]
+    _check_gateway_command(argv)
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".git", ".venv"} <= set(ignored)
