@@ -41,7 +41,12 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A dashboard serves a handful of people: a small pool is plenty.
-        pool = db.open_pool(config.database_url, min_size=1, max_size=min(config.db_pool_max, 5))
+        pool = db.open_pool(
+            config.database_url,
+            min_size=1,
+            max_size=min(config.db_pool_max, 5),
+            timeout=config.db_pool_timeout,
+        )
         await pool.open(wait=False)
         app.state.pool = pool
         app.state.settings = config
