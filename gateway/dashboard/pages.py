@@ -3,31 +3,17 @@ the integration docs. Every read goes through the domain modules, scoped to the 
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway import db, errors, payments, webhook_logs
+from gateway import db, errors, payments, refunds, webhook_logs
 from gateway.dashboard import docs, web
 
 router = APIRouter()
 
 
-
-def _refunds_module() -> ModuleType | None:
-    # TEMPORARY until gateway.refunds lands on main (another branch builds it): the form is
-    # wired to its create/list_ signatures and shows "not available" until then.
-    try:
-        return importlib.import_module("gateway.refunds")
-    except ModuleNotFoundError:
-        return None
-
-
-refunds = _refunds_module()
-COUNTED = ("pending", "processed")
 
 PAGE_SIZE = 20
 # Deliveries shown on a payment page: its own events plus those of each of its refunds.
@@ -107,16 +93,14 @@ async def _payment_page(
     status: int = 200,
 ) -> Response:
     payment = await payments.get(conn, who.merchant.id, payment_id)
-    refund_list: dict[str, Any] = {"data": []}
-    if refunds is not None:
-        refund_list = await refunds.list_(
-            conn,
-            who.merchant.id,
-            payment_id=payment.id,
-            status=None,
-            limit=REFUNDS_SHOWN,
-            offset=0,
-        )
+    refund_list = await refunds.list_(
+        conn,
+        who.merchant.id,
+        payment_id=payment.id,
+        status=None,
+        limit=REFUNDS_SHOWN,
+        offset=0,
+    )
     deliveries: list[dict[str, Any]] = []
     for resource_id in [payment.id, *(r["id"] for r in refund_list["data"])]:
         page = await webhook_logs.list_(
@@ -129,7 +113,7 @@ async def _payment_page(
         deliveries.extend(page["data"])
     deliveries.sort(key=lambda d: d["created_at"], reverse=True)
     available = payment.amount - sum(
-        r["amount"] for r in refund_list["data"] if r["status"] in COUNTED
+        r["amount"] for r in refund_list["data"] if r["status"] in refunds.COUNTED
     )
     return web.render(
         request,
@@ -139,7 +123,6 @@ async def _payment_page(
             "refunds": refund_list["data"],
             "deliveries": deliveries,
             "available": available,
-            "refunds_available": refunds is not None,
             "refundable": payment.status == "success" and available > 0,
             "refund_error": refund_error,
             "refund_amount": refund_amount,
@@ -171,8 +154,6 @@ async def create_refund(
     reason = str(form.get("reason", "")).strip()[:255] or None
     try:
         amount = web.parse_rupees(amount_text)
-        if refunds is None:
-            raise errors.BadRequest("Refunds are not available in this build yet")
         await refunds.create(
             conn, who.merchant.id, payment_id, amount=amount, reason=reason, config=config
         )

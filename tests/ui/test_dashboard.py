@@ -211,6 +211,30 @@ async def test_merchant_day_in_the_dashboard(
     await first.get_by_test_id("payment-id").get_by_role("link").click()
     await page.wait_for_url(f"**/dashboard/transactions/{newest['id']}")
     await expect(page.get_by_test_id("payment-details")).to_contain_text(newest["order_id"])
+
+    # A partial refund (the confirmation dialog is accepted), as the API then reports it.
+    full = newest["amount"]
+    await page.get_by_test_id("refund-amount-input").fill("250.50")
+    await page.get_by_test_id("refund-reason-input").fill("one item returned")
+    await page.get_by_test_id("refund-button").click()
+    await expect(page.get_by_text("Refund created.")).to_be_visible()
+    refund_row = page.get_by_test_id("refund-row")
+    await expect(refund_row).to_have_count(1)
+    await expect(refund_row.get_by_test_id("refund-amount")).to_have_text("₹250.50")
+    await expect(page.get_by_test_id("refund-available")).to_have_text(_rupees(full - 25050))
+    async with httpx.AsyncClient(base_url=api, headers=auth, timeout=10) as c:
+        listed = (await c.get(f"/api/v1/refunds?payment_id={newest['id']}")).json()["data"]
+        payment_now = (await c.get(f"/api/v1/payments/{newest['id']}")).json()
+    assert [(r["amount"], r["reason"]) for r in listed] == [(25050, "one item returned")]
+    assert await refund_row.get_attribute("data-refund-id") == listed[0]["id"]
+    assert payment_now["amount_refunded"] == 25050
+    # More than what is left: the API's own message, nothing created.
+    await page.get_by_test_id("refund-amount-input").fill(f"{full / 100:.2f}")
+    await page.get_by_test_id("refund-button").click()
+    await expect(page.get_by_test_id("refund-error")).to_have_text(
+        "Refund amount exceeds available amount"
+    )
+    await expect(page.get_by_test_id("refund-row")).to_have_count(1)
     await _shot(page, "04-payment")
 
     # Webhooks: a bad URL is explained, a good one saved.
