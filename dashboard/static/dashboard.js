@@ -102,7 +102,9 @@
         .then(function (r) { return r.text(); })
         .then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("webhook-logs");
-          if (fresh) { section.replaceWith(fresh); localTimes(fresh); }
+          // A row opened while the request was in flight wins over the refresh.
+          var opened = section.querySelector(".detail-row:not([hidden])");
+          if (fresh && !opened) { section.replaceWith(fresh); localTimes(fresh); }
           liveLog();
         })
         .catch(liveLog);

@@ -250,26 +250,28 @@ async def test_merchant_day_in_the_dashboard(
 
     # A test webhook arrives at the receiver and shows up in the log as delivered.
     await page.get_by_test_id("test-webhook-button").click()
-    item = page.get_by_test_id("webhook-log-item")
+    # Other rows may appear meanwhile (the refund above is processed by now and its event is
+    # delivered too), so the test event's row is picked by its event name.
+    items = page.get_by_test_id("webhook-log-item")
+    item = items.filter(has=page.get_by_test_id("webhook-event").filter(has_text="webhook.test"))
     await expect(item).to_have_count(1)
-    await expect(item.first.get_by_test_id("webhook-event")).to_contain_text("webhook.test")
     # The log refreshes itself while a delivery is pending.
-    await expect(item.first.get_by_test_id("webhook-status")).to_have_text("success", timeout=15000)
-    await expect(item.first.get_by_test_id("webhook-attempts")).to_have_text("1")
-    await expect(item.first.get_by_test_id("webhook-response-code")).to_have_text("200")
+    await expect(item.get_by_test_id("webhook-status")).to_have_text("success", timeout=15000)
+    await expect(item.get_by_test_id("webhook-attempts")).to_have_text("1")
+    await expect(item.get_by_test_id("webhook-response-code")).to_have_text("200")
     tests_received = [r for r in receiver.on("/ok") if b'"webhook.test"' in r.body]
     assert len(tests_received) == 1
 
     # The row expands to the payload and the receiver's answer.
-    await item.first.locator("[data-expand]").click()
-    detail = page.locator(".detail-row:not([hidden])")
+    log_id = await item.get_attribute("data-webhook-id")
+    await item.locator("[data-expand]").click()
+    detail = page.locator(f"#detail-{log_id}")
     await expect(detail.locator("[data-field=payload]")).to_contain_text('"webhook.test"')
     await expect(detail.locator("[data-field=response_body]")).to_contain_text("reçu")
     await _shot(page, "05-webhooks")
 
     # Retry: the same event (same webhook-id) is delivered again.
-    log_id = await item.first.get_attribute("data-webhook-id")
-    retry = item.first.get_by_test_id("retry-webhook-button")
+    retry = item.get_by_test_id("retry-webhook-button")
     assert await retry.get_attribute("data-webhook-id") == log_id
     await retry.click()
     await expect(page.get_by_text("Webhook retry scheduled.")).to_be_visible()
