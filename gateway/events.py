@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import db, ids, signing
+from gateway import db, errors, ids, signing
 from gateway import queue as jobs_queue
 
 TYPES = (
@@ -104,3 +104,17 @@ async def emit(
 ) -> Event:
     """Record one event for `resource_id`; call inside the transaction of the state change."""
     return (await emit_many(conn, merchant_id, resource_id, [(event_type, data)]))[0]
+
+
+TEST_MESSAGE = "Test webhook from the payment gateway"
+
+
+async def send_test(conn: db.Conn, merchant_id: uuid.UUID, webhook_url: str | None) -> Event:
+    """A signed `webhook.test` event through the normal pipeline (event row, log, job), so a
+    merchant sees exactly what a real delivery would do. 400 when no URL is configured."""
+    if not webhook_url:
+        raise errors.BadRequest("No webhook URL configured")
+    async with conn.transaction():
+        return await emit(
+            conn, merchant_id, "webhook.test", str(merchant_id), {"message": TEST_MESSAGE}
+        )
