@@ -19,9 +19,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import cache, db, errors, ids, logs, settings
+from gateway import cache, db, errors, ids, logs, ratelimit, settings
 from gateway import queue as queue_module
-from gateway.api import health, orders, payments, testing, webhooks
+from gateway.api import health, openapi, orders, payments, refunds, testing, webhooks
 from gateway.api.deps import json_response
 
 log = logging.getLogger("gateway.app")
@@ -223,6 +223,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         redis = cache.connect(config.redis_url)
         app.state.pool = pool
         app.state.redis = redis
+        app.state.ratelimiter = ratelimit.Limiter(redis)
         app.state.settings = config
         await queue_module.app.open_async(pool)
         try:
@@ -238,6 +239,13 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         description="Orders, payments, refunds and webhooks. Money is integer paise.",
     )
     install_error_handlers(app)
+    openapi.install(app)
+    # Inside CORS, so that a 429 still carries the CORS headers a browser needs to read it.
+    app.add_middleware(
+        ratelimit.Middleware,
+        per_key_limit=config.rate_limit_per_minute,
+        public_limit=config.public_rate_limit_per_minute,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[config.checkout_url, config.dashboard_url],
@@ -246,12 +254,19 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         else None,
         allow_methods=["GET", "POST", "PUT"],
         allow_headers=["Content-Type", "X-Request-Id"],
-        expose_headers=["X-Request-Id"],
+        expose_headers=[
+            "X-Request-Id",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
     )
     app.add_middleware(RequestContext, max_body=config.max_body_bytes)
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
+    app.include_router(refunds.router)
     app.include_router(webhooks.router)
     if config.test_endpoints:
         app.include_router(testing.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +26,21 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.commit()
 
 
+async def check(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Checked out of the pool: refuse a connection the server has dropped.
+
+    An idle connection of ours has nothing to read (we LISTEN on none of them), so a readable
+    socket means the server spoke first: a FATAL from pg_terminate_backend, a shutdown, or
+    EOF. Only then pay for the round trip of the real check (which raises, and the pool
+    discards the connection and tries another). The common case costs no round trip, where
+    pinging every checkout cost one per request."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("connection closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def open_pool(
     url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0
 ) -> AsyncConnectionPool[Conn]:
@@ -35,7 +51,7 @@ def open_pool(
         max_size=max_size,
         kwargs={"autocommit": True, "row_factory": dict_row},
         configure=_configure,
-        check=AsyncConnectionPool.check_connection,
+        check=check,
         open=False,
         timeout=timeout,
         name="gateway",

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import db, ids, signing
+from gateway import db, errors, ids, signing
 from gateway import queue as jobs_queue
 
 TYPES = (
@@ -48,33 +48,41 @@ async def emit_many(
     items: list[tuple[str, dict[str, Any]]],
 ) -> list[Event]:
     """Record events (in order) for one resource; call inside the state change's transaction."""
-    emitted: list[Event] = []
     now = int(time.time())
-    for event_type, data in items:
+    for event_type, _ in items:
         if event_type not in TYPES:
             raise ValueError(f"unknown event type {event_type}")
-        payload = signing.payload_bytes(event_type, now, data)
-        event_id = ids.event()
-        # One round trip: the event, plus its log row only if the merchant has a URL now.
-        row = await db.fetch_one(
-            conn,
-            "WITH e AS (INSERT INTO events (id, merchant_id, type, resource_id, payload)"
-            " VALUES (%(id)s, %(m)s, %(type)s, %(rid)s, %(payload)s)"
-            " RETURNING id, merchant_id, type, resource_id, payload)"
-            " INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)"
-            " SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload"
-            " FROM e JOIN merchants m ON m.id = e.merchant_id WHERE m.webhook_url IS NOT NULL"
-            " RETURNING id",
-            {
-                "id": event_id,
-                "m": merchant_id,
-                "type": event_type,
-                "rid": resource_id,
-                "payload": payload.decode("utf-8"),
-            },
-        )
-        log_id = row["id"] if row else None
-        emitted.append(Event(event_id, merchant_id, event_type, resource_id, payload, log_id))
+    payloads = [signing.payload_bytes(t, now, data) for t, data in items]
+    event_ids = [ids.event() for _ in items]
+    # One round trip for all of them: the events, plus a log row each only if the merchant has
+    # a URL now. Both are inserted in the order given (created_at = clock_timestamp(), taken
+    # row by row), so listings sorted by created_at keep the emitted order.
+    rows = await db.fetch_all(
+        conn,
+        "WITH e AS (INSERT INTO events (id, merchant_id, type, resource_id, payload)"
+        " SELECT i.id, %(m)s, i.type, %(rid)s, i.payload"
+        " FROM unnest(%(ids)s::text[], %(types)s::text[], %(payloads)s::text[])"
+        " WITH ORDINALITY AS i(id, type, payload, n) ORDER BY i.n"
+        " RETURNING id, merchant_id, type, resource_id, payload)"
+        " INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)"
+        " SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload"
+        " FROM e JOIN merchants m ON m.id = e.merchant_id"
+        " JOIN unnest(%(ids)s::text[]) WITH ORDINALITY AS o(id, n) ON o.id = e.id"
+        " WHERE m.webhook_url IS NOT NULL ORDER BY o.n"
+        " RETURNING id, event_id",
+        {
+            "m": merchant_id,
+            "rid": resource_id,
+            "ids": event_ids,
+            "types": [t for t, _ in items],
+            "payloads": [p.decode("utf-8") for p in payloads],
+        },
+    )
+    log_ids = {row["event_id"]: row["id"] for row in rows}
+    emitted = [
+        Event(event_id, merchant_id, event_type, resource_id, payload, log_ids.get(event_id))
+        for event_id, (event_type, _), payload in zip(event_ids, items, payloads, strict=True)
+    ]
     deliveries = [
         {"log_id": str(e.webhook_log_id), "generation": 0, "attempt": 0}
         for e in emitted
@@ -96,3 +104,17 @@ async def emit(
 ) -> Event:
     """Record one event for `resource_id`; call inside the transaction of the state change."""
     return (await emit_many(conn, merchant_id, resource_id, [(event_type, data)]))[0]
+
+
+TEST_MESSAGE = "Test webhook from the payment gateway"
+
+
+async def send_test(conn: db.Conn, merchant_id: uuid.UUID, webhook_url: str | None) -> Event:
+    """A signed `webhook.test` event through the normal pipeline (event row, log, job), so a
+    merchant sees exactly what a real delivery would do. 400 when no URL is configured."""
+    if not webhook_url:
+        raise errors.BadRequest("No webhook URL configured")
+    async with conn.transaction():
+        return await emit(
+            conn, merchant_id, "webhook.test", str(merchant_id), {"message": TEST_MESSAGE}
+        )

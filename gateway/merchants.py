@@ -58,6 +58,11 @@ def hash_password(password: str) -> str:
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
+# Checked when no merchant (or no password) matches, so a miss costs the same scrypt run as a
+# wrong password and response times do not reveal which emails are registered.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
 def check_password(password: str, stored: str | None) -> bool:
     if not stored or not stored.startswith("scrypt$"):
         return False
@@ -121,6 +126,22 @@ async def get_by_email(conn: db.Conn, email: str) -> Merchant | None:
         {"email": email.strip().lower()},
     )
     return _from_row(row) if row else None
+
+
+async def check_login(
+    conn: db.Conn, email: str, password: str, *, demo_mode: bool
+) -> Merchant | None:
+    """The active merchant these dashboard credentials belong to, else None (the caller shows
+    one message for every failure). In demo mode the seeded test merchant, which has no
+    password, is let in with any password; otherwise every password is checked."""
+    merchant = await get_by_email(conn, email) if email.strip() else None
+    if merchant is not None and merchant.is_test_merchant and demo_mode:
+        return merchant if merchant.is_active else None
+    stored = merchant.password_hash if merchant and merchant.password_hash else _DUMMY_HASH
+    ok = check_password(password, stored)
+    if merchant is None or not merchant.password_hash or not ok or not merchant.is_active:
+        return None
+    return merchant
 
 
 async def authenticate(conn: db.Conn, api_key: str | None, api_secret: str | None) -> Merchant:

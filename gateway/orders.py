@@ -80,6 +80,21 @@ async def insert(
     return from_row(row)
 
 
+async def create(
+    conn: db.Conn,
+    merchant_id: uuid.UUID,
+    *,
+    amount: int,
+    currency: str,
+    receipt: str | None,
+    notes: dict[str, Any],
+) -> Order:
+    async with conn.transaction():
+        return await insert(
+            conn, merchant_id, amount=amount, currency=currency, receipt=receipt, notes=notes
+        )
+
+
 async def get(conn: db.Conn, merchant_id: uuid.UUID, order_id: str) -> Order:
     row = await db.fetch_one(
         conn,

@@ -20,6 +20,7 @@ app = procrastinate.App(
     ),
     import_paths=[
         "gateway.jobs.payments",
+        "gateway.jobs.refunds",
         "gateway.jobs.webhooks",
         "gateway.jobs.maintenance",
         *_settings.extra_task_module_list,

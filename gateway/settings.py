@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     public_rate_limit_per_minute: int = Field(
         600, ge=1, validation_alias=_env("PUBLIC_RATE_LIMIT_PER_MINUTE")
     )
+    # How long a request holds its Idempotency-Key before a retry may take it over (a crashed
+    # request must not block its key for 24 h). A request outliving it rolls back, never doubles.
+    idempotency_lease_seconds: float = Field(
+        10, gt=0, le=300, validation_alias=_env("IDEMPOTENCY_LEASE_SECONDS")
+    )
 
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
@@ -135,6 +140,14 @@ class Settings(BaseSettings):
         data = getattr(info, "data", {})
         if value < data.get("processing_delay_min", 0):
             raise ValueError("must be >= PROCESSING_DELAY_MIN")
+        return value
+
+    @field_validator("refund_delay_max")
+    @classmethod
+    def _refund_delay_order(cls, value: int, info: object) -> int:
+        data = getattr(info, "data", {})
+        if value < data.get("refund_delay_min", 0):
+            raise ValueError("must be >= REFUND_DELAY_MIN")
         return value
 
     @property

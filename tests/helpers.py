@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+
+from gateway import app as app_module
+from gateway import db, payments, settings
 
 VISA = "4111111111111111"
 MASTERCARD = "5555555555554444"
@@ -47,3 +52,34 @@ async def new_payment(
     assert r.status_code == 201, r.text
     payment: dict[str, Any] = r.json()
     return payment
+
+
+@contextlib.asynccontextmanager
+async def app_client(
+    config: settings.Settings, client: tuple[str, int] = ("127.0.0.1", 123)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A second API app with its own settings (small limits, an unreachable Redis), run with
+    its lifespan like the session's `api` fixture."""
+    application = app_module.create_app(config)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+# Nothing listens on port 1: connections are refused at once.
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+async def successful_payment(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    config: settings.Settings,
+    amount: int = 50000,
+) -> dict[str, Any]:
+    """A payment moved to `success` by the domain's own processing step (no worker needed)."""
+    payment = await new_payment(client, auth, amount)
+    processed = await payments.process(conn, payment["id"], config)
+    assert processed is not None and processed.status == "success"
+    return processed.out()

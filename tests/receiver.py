@@ -36,6 +36,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request (a SIGKILLed worker): not a delivery
                 path = self.path.split("?")[0]
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver.lock:

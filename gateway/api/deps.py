@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool
 
-from gateway import cache, db, merchants, settings
+from gateway import cache, db, idempotency, merchants, settings
 
 
 def json_bytes(data: Any) -> bytes:
-    return orjson.dumps(data)
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        # orjson refuses integers past 64 bits; the standard library does not. A response must
+        # never fail after its transaction committed.
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -73,3 +79,60 @@ async def authenticated_merchant(
 
 
 Merchant = Annotated[merchants.Merchant, Depends(authenticated_merchant)]
+
+
+class Resource(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    def out(self) -> dict[str, Any]: ...
+
+
+class Creation:
+    """Runs a route's one domain create call, under its Idempotency-Key when one was sent."""
+
+    def __init__(
+        self,
+        conn: db.Conn,
+        redis: cache.Client,
+        attempt: idempotency.Attempt | None,
+        lease_seconds: float,
+    ) -> None:
+        self.conn = conn
+        self.redis = redis
+        self.attempt = attempt
+        self.lease_seconds = lease_seconds
+
+    async def created(self, create: Callable[[], Awaitable[Resource]]) -> Response:
+        if self.attempt is None:
+            return json_response(201, (await create()).out())
+
+        async def run() -> idempotency.Created:
+            resource = await create()
+            return idempotency.Created(201, json_bytes(resource.out()), resource.id)
+
+        outcome = await idempotency.run(
+            self.conn, self.redis, self.attempt, run, lease_seconds=self.lease_seconds
+        )
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return raw_json_response(outcome.status, outcome.body, headers)
+
+
+async def creation(
+    request: Request,
+    conn: Conn,
+    merchant: Merchant,
+    config: Config,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Creation:
+    attempt = None
+    if idempotency_key is not None:
+        attempt = idempotency.Attempt(
+            merchant.id,
+            idempotency.check_key(idempotency_key),
+            idempotency.fingerprint(request.method, request.url.path, await request.body()),
+        )
+    return Creation(conn, redis(request), attempt, config.idempotency_lease_seconds)
+
+
+Create = Annotated[Creation, Depends(creation)]

@@ -8,6 +8,7 @@ import psycopg
 import psycopg_pool
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from gateway import cache, jobstatus, serialize
 from gateway.api import deps
@@ -15,7 +16,19 @@ from gateway.api import deps
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    redis: str
+    worker: str
+    timestamp: str | None
+
+
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Database unreachable"}},
+)
 async def health(request: Request) -> Response:
     now = serialize.timestamp(datetime.now(UTC))
     redis_ok = await cache.ping(deps.redis(request))

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from gateway import orders
 from gateway.api import deps
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+MAX_NOTES = 15
 
 
 class OrderCreate(BaseModel):
@@ -20,7 +22,31 @@ class OrderCreate(BaseModel):
     amount: StrictInt = Field(ge=100, le=10**12, description="Integer paise, at least 100")
     currency: StrictStr = Field("INR", pattern="^INR$")
     receipt: StrictStr | None = Field(None, max_length=255)
-    notes: dict[str, Any] = Field(default_factory=dict)
+    notes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Up to 15 keys (≤ 64 characters) with string (≤ 512), integer, boolean or"
+        " null values, as Razorpay's notes",
+    )
+
+    @field_validator("notes")
+    @classmethod
+    def _flat_notes(cls, notes: dict[str, Any]) -> dict[str, Any]:
+        # Flat and bounded: nested or huge numbers would not survive a round trip through
+        # jsonb and JavaScript clients unchanged.
+        if len(notes) > MAX_NOTES:
+            raise ValueError(f"at most {MAX_NOTES} notes")
+        for key, value in notes.items():
+            if len(key) > 64:
+                raise ValueError("note keys must be at most 64 characters")
+            if isinstance(value, str):
+                if len(value) > 512:
+                    raise ValueError("note values must be at most 512 characters")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                if abs(value) > 2**53:
+                    raise ValueError("note numbers must be integers within ±2^53")
+            elif value is not None and not isinstance(value, bool):
+                raise ValueError("note values must be strings, integers, booleans or null")
+        return notes
 
 
 class OrderOut(BaseModel):
@@ -50,9 +76,11 @@ class OrderList(BaseModel):
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-async def create_order(body: OrderCreate, conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    async with conn.transaction():
-        order = await orders.insert(
+async def create_order(
+    body: OrderCreate, conn: deps.Conn, merchant: deps.Merchant, creation: deps.Create
+) -> Response:
+    return await creation.created(
+        lambda: orders.create(
             conn,
             merchant.id,
             amount=body.amount,
@@ -60,7 +88,7 @@ async def create_order(body: OrderCreate, conn: deps.Conn, merchant: deps.Mercha
             receipt=body.receipt,
             notes=body.notes,
         )
-    return deps.json_response(201, order.out())
+    )
 
 
 @router.get("", response_model=OrderList)

@@ -75,10 +75,13 @@ def _body(body: PaymentCreate) -> dict[str, Any]:
 
 @router.post("", status_code=201, response_model=PaymentOut)
 async def create_payment(
-    body: PaymentCreate, conn: deps.Conn, merchant: deps.Merchant, config: deps.Config
+    body: PaymentCreate,
+    conn: deps.Conn,
+    merchant: deps.Merchant,
+    config: deps.Config,
+    creation: deps.Create,
 ) -> Response:
-    payment = await payments.create(conn, merchant.id, _body(body), config)
-    return deps.json_response(201, payment.out())
+    return await creation.created(lambda: payments.create(conn, merchant.id, _body(body), config))
 
 
 @router.post("/public", status_code=201, response_model=PaymentOut)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from gateway import errors, events, merchants, urls, webhook_logs
+from gateway import events, merchants, urls, webhook_logs
 from gateway.api import deps
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -103,11 +103,7 @@ async def rotate_secret(conn: deps.Conn, merchant: deps.Merchant) -> Response:
 
 @router.post("/test", status_code=202)
 async def send_test(conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    if not merchant.webhook_url:
-        raise errors.BadRequest("No webhook URL configured")
-    data: dict[str, Any] = {"message": "Test webhook from the payment gateway"}
-    async with conn.transaction():
-        event = await events.emit(conn, merchant.id, "webhook.test", str(merchant.id), data)
+    event = await events.send_test(conn, merchant.id, merchant.webhook_url)
     return deps.json_response(
         202,
         {

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks (`python -m bench.run [--quick]`). Not tests: they report numbers."""

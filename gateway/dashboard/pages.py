@@ -1,0 +1,182 @@
+"""Home (credentials and stats), transactions, one payment with its refunds and deliveries, and
+the integration docs. Every read goes through the domain modules, scoped to the viewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway import db, errors, payments, refunds, webhook_logs
+from gateway.dashboard import docs, web
+
+router = APIRouter()
+
+
+
+PAGE_SIZE = 20
+# Deliveries shown on a payment page: its own events plus those of each of its refunds.
+DELIVERIES_PER_RESOURCE = 50
+REFUNDS_SHOWN = 100
+NOTICES = {
+    "refund_created": "Refund created. It is processed in a few seconds.",
+    "retry_scheduled": "Webhook retry scheduled.",
+}
+
+
+@router.get("/")
+async def root() -> Response:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+@router.get("/webhooks")
+async def webhooks_alias() -> Response:
+    return RedirectResponse("/dashboard/webhooks", status_code=307)
+
+
+@router.get("/docs")
+async def docs_alias() -> Response:
+    return RedirectResponse("/dashboard/docs", status_code=307)
+
+
+@router.get("/dashboard")
+async def home(request: Request, who: web.LoggedIn, conn: web.Conn) -> Response:
+    stats = await payments.stats(conn, who.merchant.id)
+    return web.render(request, "home.html", {"stats": stats}, who=who)
+
+
+def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    return value if value in allowed else None
+
+
+@router.get("/dashboard/transactions")
+async def transactions(request: Request, who: web.LoggedIn, conn: web.Conn) -> Response:
+    query = request.query_params
+    status = _choice(query.get("status"), payments.STATUSES)
+    method = _choice(query.get("method"), payments.METHODS)
+    page_no = web.int_param(query.get("page"), 1, low=1, high=100_000)
+    listing = await payments.list_(
+        conn,
+        who.merchant.id,
+        status=status,
+        method=method,
+        limit=PAGE_SIZE,
+        offset=(page_no - 1) * PAGE_SIZE,
+    )
+    return web.render(
+        request,
+        "transactions.html",
+        {
+            "rows": listing["data"],
+            "total": listing["total"],
+            "page": page_no,
+            "pages": max(1, -(-listing["total"] // PAGE_SIZE)),
+            "status": status,
+            "method": method,
+            "statuses": payments.STATUSES,
+            "methods": payments.METHODS,
+        },
+        who=who,
+    )
+
+
+async def _payment_page(
+    request: Request,
+    who: web.Viewer,
+    conn: db.Conn,
+    payment_id: str,
+    *,
+    refund_error: str | None = None,
+    refund_amount: str = "",
+    refund_reason: str = "",
+    status: int = 200,
+) -> Response:
+    payment = await payments.get(conn, who.merchant.id, payment_id)
+    refund_list = await refunds.list_(
+        conn,
+        who.merchant.id,
+        payment_id=payment.id,
+        status=None,
+        limit=REFUNDS_SHOWN,
+        offset=0,
+    )
+    deliveries: list[dict[str, Any]] = []
+    for resource_id in [payment.id, *(r["id"] for r in refund_list["data"])]:
+        page = await webhook_logs.list_(
+            conn,
+            who.merchant.id,
+            resource_id=resource_id,
+            limit=DELIVERIES_PER_RESOURCE,
+            offset=0,
+        )
+        deliveries.extend(page["data"])
+    deliveries.sort(key=lambda d: d["created_at"], reverse=True)
+    available = payment.amount - sum(
+        r["amount"] for r in refund_list["data"] if r["status"] in refunds.COUNTED
+    )
+    return web.render(
+        request,
+        "payment.html",
+        {
+            "p": payment,
+            "refunds": refund_list["data"],
+            "deliveries": deliveries,
+            "available": available,
+            "refundable": payment.status == "success" and available > 0,
+            "refund_error": refund_error,
+            "refund_amount": refund_amount,
+            "refund_reason": refund_reason,
+            "notice": NOTICES.get(request.query_params.get("notice", "")),
+        },
+        who=who,
+        status=status,
+    )
+
+
+@router.get("/dashboard/transactions/{payment_id}")
+async def payment_page(
+    payment_id: str, request: Request, who: web.LoggedIn, conn: web.Conn
+) -> Response:
+    return await _payment_page(request, who, conn, payment_id)
+
+
+@router.post("/dashboard/transactions/{payment_id}/refunds")
+async def create_refund(
+    payment_id: str,
+    request: Request,
+    who: web.LoggedIn,
+    conn: web.Conn,
+    config: web.Config,
+    form: web.CheckedForm,
+) -> Response:
+    amount_text = str(form.get("amount", ""))
+    reason = str(form.get("reason", "")).strip()[:255] or None
+    try:
+        amount = web.parse_rupees(amount_text)
+        await refunds.create(
+            conn, who.merchant.id, payment_id, amount=amount, reason=reason, config=config
+        )
+    except (web.AmountError, errors.BadRequest) as error:
+        message = str(error) if isinstance(error, web.AmountError) else error.description
+        return await _payment_page(
+            request,
+            who,
+            conn,
+            payment_id,
+            refund_error=message,
+            refund_amount=amount_text,
+            refund_reason=reason or "",
+            status=400,
+        )
+    # Post/redirect/get: a reload of the result page cannot submit the refund again.
+    return RedirectResponse(
+        f"/dashboard/transactions/{payment_id}?notice=refund_created", status_code=303
+    )
+
+
+@router.get("/dashboard/docs")
+async def docs_page(request: Request, who: web.LoggedIn, config: web.Config) -> Response:
+    return web.render(
+        request, "docs.html", {"snippets": docs.snippets(who.merchant, config)}, who=who
+    )

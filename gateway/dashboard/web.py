@@ -1,0 +1,176 @@
+"""What every dashboard route shares: the connection, the logged-in merchant, the CSRF check,
+rendering, and the rupee/time formatting that belongs to the UI only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from psycopg_pool import AsyncConnectionPool
+from starlette.datastructures import FormData
+
+from gateway import db, merchants, serialize, settings
+from gateway.dashboard import sessions
+
+ROOT = Path(__file__).resolve().parent.parent.parent / "dashboard"
+templates = Jinja2Templates(directory=ROOT / "templates")
+
+
+def rupees(paise: int | None) -> str:
+    """₹1,23,456.50: Indian digit grouping (lakh, crore), as an INR merchant reads amounts."""
+    if paise is None:
+        return "—"
+    sign = "-" if paise < 0 else ""
+    whole, fraction = divmod(abs(int(paise)), 100)
+    digits = str(whole)
+    if len(digits) > 3:
+        head, groups = digits[:-3], [digits[-3:]]
+        while len(head) > 2:
+            groups.insert(0, head[-2:])
+            head = head[:-2]
+        groups.insert(0, head)
+        digits = ",".join(groups)
+    return f"{sign}₹{digits}.{fraction:02d}"
+
+
+class AmountError(ValueError):
+    pass
+
+
+def parse_rupees(text: str) -> int:
+    """'1,250.5' → 125050 paise; at most two decimals, positive."""
+    cleaned = text.strip().replace(",", "").removeprefix("₹").strip()
+    try:
+        value = decimal.Decimal(cleaned)
+    except decimal.InvalidOperation:
+        raise AmountError("Enter the amount in rupees, e.g. 250.00") from None
+    if not value.is_finite() or value <= 0:
+        raise AmountError("Amount must be more than ₹0.00")
+    if value != value.quantize(decimal.Decimal("0.01")):
+        raise AmountError("Amount can have at most two decimals (paise)")
+    if value > 10**12:
+        raise AmountError("Amount is too large")
+    return int(value * 100)
+
+
+def local_time(value: str | dt.datetime | None) -> Markup:
+    """A <time> element in UTC; dashboard.js re-renders it in the browser's zone and keeps the
+    UTC value in the title (hover)."""
+    if value is None:
+        return Markup('<span class="muted">—</span>')
+    iso = serialize.timestamp(value) or "" if isinstance(value, dt.datetime) else value
+    utc = iso.replace("T", " ").replace("Z", " UTC")
+    return Markup('<time datetime="{0}" title="{1}">{1}</time>').format(escape(iso), utc)
+
+
+templates.env.filters["rupees"] = rupees
+templates.env.globals["local_time"] = local_time
+
+
+def pool(request: Request) -> AsyncConnectionPool[db.Conn]:
+    p: AsyncConnectionPool[db.Conn] = request.app.state.pool
+    return p
+
+
+async def connection(request: Request) -> AsyncIterator[db.Conn]:
+    async with pool(request).connection() as conn:
+        yield conn
+
+
+Conn = Annotated[db.Conn, Depends(connection)]
+
+
+def config(request: Request) -> settings.Settings:
+    s: settings.Settings = request.app.state.settings
+    return s
+
+
+Config = Annotated[settings.Settings, Depends(config)]
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str | None) -> None:
+        super().__init__("login required")
+        self.next_path = next_path
+
+
+class CsrfRejected(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Viewer:
+    merchant: merchants.Merchant
+    session: sessions.Session
+
+
+async def viewer(request: Request, conn: Conn) -> Viewer:
+    session = await sessions.get(conn, request.cookies.get(sessions.COOKIE))
+    merchant = await merchants.get(conn, session.merchant_id) if session else None
+    if session is None or merchant is None or not merchant.is_active:
+        path = request.url.path
+        if request.url.query:
+            path += "?" + request.url.query
+        raise LoginRequired(path if request.method == "GET" else None)
+    return Viewer(merchant, session)
+
+
+LoggedIn = Annotated[Viewer, Depends(viewer)]
+
+
+async def form(request: Request, who: LoggedIn) -> FormData:
+    """The posted form, once its CSRF token matched the session's."""
+    data = await request.form()
+    if not sessions.csrf_ok(who.session, data.get("csrf_token")):
+        raise CsrfRejected()
+    return data
+
+
+CheckedForm = Annotated[FormData, Depends(form)]
+
+
+def login_redirect(next_path: str | None) -> RedirectResponse:
+    target = "/login"
+    if next_path and safe_next(next_path):
+        target += "?next=" + quote(next_path, safe="/")
+    return RedirectResponse(target, status_code=303)
+
+
+def safe_next(value: str | None) -> bool:
+    """Only a path on this site: no scheme, no `//host`, no backslash tricks."""
+    if not value:
+        return False
+    return value.startswith("/") and not value.startswith(("//", "/\\"))
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    who: Viewer | None = None,
+    status: int = 200,
+) -> Response:
+    ctx: dict[str, Any] = {"merchant": None, "csrf_token": None, "path": request.url.path}
+    if who is not None:
+        ctx.update(merchant=who.merchant, csrf_token=who.session.csrf_token)
+    ctx.update(context or {})
+    response: HTMLResponse = templates.TemplateResponse(request, name, ctx, status_code=status)
+    return response
+
+
+def int_param(value: str | None, default: int, *, low: int, high: int) -> int:
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return min(max(number, low), high)

@@ -1,0 +1,176 @@
+"""Refunds: never more than the payment, recorded with their event and processing job in one
+transaction, processed on the job table's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from gateway import db, errors, events, ids, pagination, serialize, settings
+from gateway import queue as jobs_queue
+
+_COLUMNS = "id, payment_id, merchant_id, amount, reason, status, created_at, processed_at"
+STATUSES = ("pending", "processed")
+# Refunds in these states hold money back from the payment's available amount.
+COUNTED = ("pending", "processed")
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    payment_id: str
+    merchant_id: uuid.UUID
+    amount: int
+    reason: str | None
+    status: str
+    created_at: dt.datetime
+    processed_at: dt.datetime | None
+
+    def out(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "payment_id": self.payment_id,
+            "amount": self.amount,
+            "reason": self.reason,
+            "status": self.status,
+            "created_at": serialize.timestamp(self.created_at),
+            "processed_at": serialize.timestamp(self.processed_at),
+        }
+
+
+def from_row(row: db.Row) -> Refund:
+    return Refund(**{k: row[k] for k in Refund.__dataclass_fields__})
+
+
+def processing_delay(config: settings.Settings) -> dt.timedelta:
+    low, high = config.refund_delay_min, max(config.refund_delay_min, config.refund_delay_max)
+    return dt.timedelta(milliseconds=low + secrets.randbelow(high - low + 1))
+
+
+async def create(
+    conn: db.Conn,
+    merchant_id: uuid.UUID,
+    payment_id: str,
+    *,
+    amount: int,
+    reason: str | None,
+    config: settings.Settings,
+) -> Refund:
+    """Refund `amount` of a successful payment. The payment row is locked first, so concurrent
+    refunds of one payment queue up here and each sees the ones committed before it."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise errors.BadRequest("amount must be a positive integer (paise)")
+    async with conn.transaction():
+        payment = await db.fetch_one(
+            conn,
+            "SELECT id, amount, status FROM payments"
+            " WHERE id = %(id)s AND merchant_id = %(m)s FOR UPDATE",
+            {"id": payment_id, "m": merchant_id},
+        )
+        if payment is None:
+            raise errors.NotFound("Payment not found")
+        if payment["status"] != "success":
+            raise errors.BadRequest("Payment not in refundable state")
+        held = await db.fetch_one(
+            conn,
+            "SELECT coalesce(sum(amount), 0) AS n FROM refunds"
+            " WHERE payment_id = %(id)s AND status = ANY(%(counted)s)",
+            {"id": payment_id, "counted": list(COUNTED)},
+        )
+        already = int(held["n"]) if held else 0
+        if amount > payment["amount"] - already:
+            raise errors.BadRequest("Refund amount exceeds available amount")
+        row = await db.fetch_one(
+            conn,
+            "INSERT INTO refunds (id, payment_id, merchant_id, amount, reason)"
+            " VALUES (%(id)s, %(payment_id)s, %(m)s, %(amount)s, %(reason)s)"
+            f" RETURNING {_COLUMNS}",
+            {
+                "id": ids.refund(),
+                "payment_id": payment_id,
+                "m": merchant_id,
+                "amount": amount,
+                "reason": reason,
+            },
+        )
+        if row is None:  # INSERT ... RETURNING always returns the row
+            raise RuntimeError("insert returned no row")
+        refund = from_row(row)
+        # What the payment object shows; the CHECK on payments bounds it by the amount too.
+        await conn.execute(
+            "UPDATE payments SET amount_refunded = %(refunded)s, updated_at = now()"
+            " WHERE id = %(id)s",
+            {"id": payment_id, "refunded": already + amount},
+        )
+        await events.emit(conn, merchant_id, "refund.created", refund.id, {"refund": refund.out()})
+        await jobs_queue.defer(
+            conn,
+            jobs_queue.TASK_PROCESS_REFUND,
+            schedule_at=refund.created_at + processing_delay(config),
+            refund_id=refund.id,
+        )
+        return refund
+
+
+async def get(conn: db.Conn, merchant_id: uuid.UUID, refund_id: str) -> Refund:
+    row = await db.fetch_one(
+        conn,
+        f"SELECT {_COLUMNS} FROM refunds WHERE id = %(id)s AND merchant_id = %(m)s",
+        {"id": refund_id, "m": merchant_id},
+    )
+    if row is None:
+        raise errors.NotFound("Refund not found")
+    return from_row(row)
+
+
+async def list_(
+    conn: db.Conn,
+    merchant_id: uuid.UUID,
+    *,
+    payment_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    pagination.check(limit, offset)
+    if status is not None and status not in STATUSES:
+        raise errors.BadRequest(f"status must be one of: {', '.join(STATUSES)}")
+    params = {"m": merchant_id, "p": payment_id, "status": status, "limit": limit, "o": offset}
+    where = (
+        "merchant_id = %(m)s AND (%(p)s::text IS NULL OR payment_id = %(p)s)"
+        " AND (%(status)s::text IS NULL OR status = %(status)s)"
+    )
+    rows = await db.fetch_all(
+        conn,
+        f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM refunds WHERE {where}"
+        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(o)s",
+        params,
+    )
+    if rows:
+        total = int(rows[0]["total"])
+    else:
+        count = await db.fetch_one(conn, f"SELECT count(*) AS n FROM refunds WHERE {where}", params)
+        total = int(count["n"]) if count else 0
+    return pagination.page([from_row(r).out() for r in rows], total, limit, offset)
+
+
+async def process(conn: db.Conn, refund_id: str) -> Refund | None:
+    """Mark a pending refund processed. Safe to run twice: the guarded update finds nothing the
+    second time and nothing is emitted."""
+    async with conn.transaction():
+        row = await db.fetch_one(
+            conn,
+            "UPDATE refunds SET status = 'processed', processed_at = now()"
+            f" WHERE id = %(id)s AND status = 'pending' RETURNING {_COLUMNS}",
+            {"id": refund_id},
+        )
+        if row is None:
+            return None
+        refund = from_row(row)
+        await events.emit(
+            conn, refund.merchant_id, "refund.processed", refund.id, {"refund": refund.out()}
+        )
+        return refund

@@ -1,0 +1,158 @@
+"""Worker SIGKILL in the middle of payment processing and webhook delivery; Redis unreachable
+while payments, idempotent retries and refunds are under load."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway import app as app_module
+from gateway import db, merchants, payments, settings
+from tests import processes
+from tests.helpers import new_order
+from tests.receiver import Receiver
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_delivered(
+    client: httpx.AsyncClient, conn: db.Conn
+) -> None:
+    env = {
+        "GATEWAY_STALLED_WORKER_SECONDS": "3",
+        "GATEWAY_WORKER_HEARTBEAT_INTERVAL": "1",
+        "TEST_PROCESSING_DELAY": "500",
+    }
+    suffix = os.urandom(6).hex()
+    m = await merchants.create(conn, name="Crash", email=f"c{suffix}@example.com")
+    auth = {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
+    with Receiver() as receiver:
+        await merchants.set_webhook_url(conn, m.id, receiver.url + "/ok")
+        ids = []
+        for _ in range(60):
+            order_id = await new_order(client, auth, 1000)
+            r = await client.post(
+                "/api/v1/payments",
+                json={"order_id": order_id, "method": "upi", "vpa": "a@bank"},
+                headers=auth,
+            )
+            ids.append(r.json()["id"])
+        first = processes.spawn_worker(env)
+        deadline = time.monotonic() + 30
+        while len(receiver.on("/ok")) < 60 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        with processes.worker(env):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                rows = await db.fetch_all(
+                    conn,
+                    "SELECT status FROM payments WHERE id = ANY(%(ids)s)",
+                    {"ids": ids},
+                )
+                committed = await db.fetch_all(
+                    conn, "SELECT id FROM events WHERE merchant_id = %(m)s", {"m": m.id}
+                )
+                seen = {r.headers["webhook-id"] for r in receiver.on("/ok")}
+                if {r["status"] for r in rows} == {"success"} and {
+                    e["id"] for e in committed
+                } <= seen:
+                    break
+                await asyncio.sleep(0.5)
+    assert {r["status"] for r in rows} == {"success"}
+    assert len(committed) == 180
+    delivered = [r.headers["webhook-id"] for r in receiver.on("/ok")]
+    assert {e["id"] for e in committed} <= set(delivered)
+    success_events = Counter(
+        json.loads(r.body)["data"]["payment"]["id"]
+        for r in receiver.on("/ok")
+        if json.loads(r.body)["event"] == "payment.success"
+    )
+    assert set(success_events) == set(ids)
+    duplicates = sum(n - 1 for n in Counter(delivered).values())
+    out = Path(__file__).resolve().parents[2] / "test-output"
+    out.mkdir(exist_ok=True)
+    (out / "worker-sigkill-pipeline.txt").write_text(
+        f"60 payments, 180 events, {len(delivered)} deliveries, {duplicates} duplicates\n"
+    )
+
+
+@pytest.fixture
+async def no_redis(config: settings.Settings) -> AsyncIterator[httpx.AsyncClient]:
+    down = config.model_copy(update={"redis_url": f"redis://127.0.0.1:{processes.free_port()}/0"})
+    application = app_module.create_app(down)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            yield c
+
+
+async def test_redis_unreachable_under_load_payments_idempotency_and_refunds_stay_correct(
+    no_redis: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    config: settings.Settings,
+    merchant: Any,
+) -> None:
+    client = no_redis
+    orders = [await new_order(client, auth, 10_000) for _ in range(10)]
+    keys = [str(uuid.uuid4()) for _ in orders]
+
+    async def pay(order_id: str, key: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/payments",
+            json={"order_id": order_id, "method": "upi", "vpa": "a@bank"},
+            headers={**auth, "Idempotency-Key": key},
+        )
+
+    # Every payment requested three times at once under the same key.
+    responses = await asyncio.gather(
+        *(pay(o, k) for o, k in zip(orders, keys, strict=True) for _ in range(3))
+    )
+    assert {r.status_code for r in responses} <= {201, 409}
+    count = await db.fetch_one(
+        conn, "SELECT count(*) AS n FROM payments WHERE merchant_id = %(m)s", {"m": merchant.id}
+    )
+    assert count is not None and count["n"] == 10
+    jobs = await db.fetch_one(
+        conn,
+        "SELECT count(*) AS n FROM procrastinate_jobs j"
+        " JOIN payments p ON p.id = j.args->>'payment_id'"
+        " WHERE p.merchant_id = %(m)s AND j.task_name = 'process_payment'",
+        {"m": merchant.id},
+    )
+    assert jobs is not None and jobs["n"] == 10
+    replay = await pay(orders[0], keys[0])
+    assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
+
+    payment_id = replay.json()["id"]
+    await payments.process(conn, payment_id, config)
+    refunds = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/v1/payments/{payment_id}/refunds", json={"amount": 3000}, headers=auth
+            )
+            for _ in range(8)
+        )
+    )
+    accepted = [r for r in refunds if r.status_code == 201]
+    assert len(accepted) == 3
+    assert all(
+        r.json()["error"]["description"] == "Refund amount exceeds available amount"
+        for r in refunds
+        if r.status_code != 201
+    )
+    got = (await client.get(f"/api/v1/payments/{payment_id}", headers=auth)).json()
+    assert got["amount_refunded"] == 9000

@@ -1,0 +1,89 @@
+"""Domain functions the dashboard reads through: login rule, payment stats, test webhook."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import httpx
+import pytest
+
+from gateway import db, errors, events, merchants, payments, settings
+from tests.helpers import new_payment
+
+PASSWORD = "s3cret-pass"
+
+
+async def _with_password(conn: db.Conn) -> merchants.Merchant:
+    suffix = os.urandom(6).hex()
+    return await merchants.create(
+        conn, name="Login", email=f"Login{suffix}@Example.com", password=PASSWORD
+    )
+
+
+@pytest.mark.parametrize("demo_mode", [True, False])
+async def test_merchant_with_password_logs_in_only_with_it(conn: db.Conn, demo_mode: bool) -> None:
+    m = await _with_password(conn)
+    ok = await merchants.check_login(conn, m.email.upper(), "s3cret-pass", demo_mode=demo_mode)
+    assert ok is not None and ok.id == m.id
+    assert await merchants.check_login(conn, m.email, "wrong", demo_mode=demo_mode) is None
+    assert await merchants.check_login(conn, m.email, "", demo_mode=demo_mode) is None
+
+
+async def test_unknown_email_is_refused(conn: db.Conn) -> None:
+    assert await merchants.check_login(conn, "nobody@example.com", "x", demo_mode=True) is None
+    assert await merchants.check_login(conn, "", "x", demo_mode=True) is None
+
+
+async def test_test_merchant_takes_any_password_only_in_demo_mode(conn: db.Conn) -> None:
+    email = merchants.TEST_MERCHANT_EMAIL
+    demo = await merchants.check_login(conn, email, "anything at all", demo_mode=True)
+    assert demo is not None and demo.id == merchants.TEST_MERCHANT_ID
+    assert await merchants.check_login(conn, email, "anything at all", demo_mode=False) is None
+
+
+async def test_inactive_merchant_is_refused(conn: db.Conn) -> None:
+    m = await _with_password(conn)
+    await conn.execute("UPDATE merchants SET is_active = false WHERE id = %(id)s", {"id": m.id})
+    assert await merchants.check_login(conn, m.email, "s3cret-pass", demo_mode=True) is None
+
+
+@pytest.mark.parametrize(
+    ("total", "successful", "rate"), [(0, 0, 0), (3, 1, 33), (3, 2, 67), (2, 1, 50), (8, 8, 100)]
+)
+def test_success_rate_is_whole_percent_rounded_half_up(
+    total: int, successful: int, rate: int
+) -> None:
+    assert payments.Stats(total, successful, 0).success_rate == rate
+
+
+async def test_stats_count_all_payments_and_sum_successful_ones(
+    client: httpx.AsyncClient,
+    conn: db.Conn,
+    auth: dict[str, str],
+    merchant: merchants.Merchant,
+    config: settings.Settings,
+) -> None:
+    ok1 = await new_payment(client, auth, amount=50000)
+    ok2 = await new_payment(client, auth, amount=123450, method="card")
+    failed = await new_payment(client, auth, amount=70000)
+    await new_payment(client, auth, amount=90000)  # stays pending
+    await payments.process(conn, ok1["id"], config)
+    await payments.process(conn, ok2["id"], config)
+    await payments.process(
+        conn, failed["id"], config.model_copy(update={"test_payment_success": False})
+    )
+    stats = await payments.stats(conn, merchant.id)
+    assert stats == payments.Stats(total=4, successful=2, successful_amount=173450)
+    assert stats.success_rate == 50
+    assert await payments.stats(conn, uuid.uuid4()) == payments.Stats(0, 0, 0)
+
+
+async def test_send_test_needs_a_url_and_goes_through_the_outbox(
+    conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    with pytest.raises(errors.BadRequest):
+        await events.send_test(conn, merchant.id, None)
+    m = await merchants.set_webhook_url(conn, merchant.id, "http://127.0.0.1:9/hook")
+    event = await events.send_test(conn, m.id, m.webhook_url)
+    assert event.type == "webhook.test" and event.webhook_log_id is not None

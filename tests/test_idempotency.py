@@ -1,0 +1,336 @@
+"""Idempotency-Key: byte-exact replays, mismatches, races, crashed requests, expiry, and all of
+it with Redis unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from gateway import cache, db, errors, idempotency, merchants, orders, settings
+from tests.conftest import DATABASE_URL, assert_error
+from tests.helpers import UNREACHABLE_REDIS, app_client, new_order, successful_payment
+
+
+def _key() -> str:
+    return "idem-" + uuid.uuid4().hex
+
+
+def _with_key(auth: dict[str, str], key: str) -> dict[str, str]:
+    return {**auth, "Idempotency-Key": key}
+
+
+async def _count(conn: db.Conn, query: str, **params: Any) -> int:
+    row = await db.fetch_one(conn, query, params)
+    assert row is not None
+    return int(row["n"])
+
+
+async def _forget_cached(merchant: merchants.Merchant, key: str) -> None:
+    """Drop the Redis copy, so the next request has to go to PostgreSQL."""
+    client = cache.connect(settings.load().redis_url)
+    try:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        await client.delete(f"{idempotency.CACHE_PREFIX}{merchant.id}:{digest}")
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_down_client(config: settings.Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(config.model_copy(update={"redis_url": UNREACHABLE_REDIS})) as c:
+        yield c
+
+
+@pytest.mark.parametrize("from_cache", [True, False], ids=["redis", "postgres"])
+async def test_replay_returns_the_first_response_byte_for_byte_and_creates_nothing(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    merchant: merchants.Merchant,
+    from_cache: bool,
+) -> None:
+    order_id = await new_order(client, auth)
+    key = _key()
+    body = {"order_id": order_id, "method": "upi", "vpa": "asha@okbank"}
+    first = await client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    if not from_cache:
+        await _forget_cached(merchant, key)
+    # Same request with its keys reordered and other whitespace: the same request.
+    raw = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = await client.post(
+        "/api/v1/payments",
+        content=raw,
+        headers={**_with_key(auth, key), "Content-Type": "application/json"},
+    )
+    assert again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["content-type"] == "application/json"
+    n = await _count(conn, "SELECT count(*) AS n FROM payments WHERE order_id = %(o)s", o=order_id)
+    assert n == 1
+    jobs = await _count(
+        conn,
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'payment_id' = %(p)s",
+        p=first.json()["id"],
+    )
+    assert jobs == 1
+
+
+async def test_orders_and_refunds_honour_the_key_too(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    key = _key()
+    first = await client.post("/api/v1/orders", json={"amount": 777}, headers=_with_key(auth, key))
+    again = await client.post("/api/v1/orders", json={"amount": 777}, headers=_with_key(auth, key))
+    assert first.status_code == again.status_code == 201 and first.content == again.content
+    p = await successful_payment(client, auth, conn, config, amount=10000)
+    url = f"/api/v1/payments/{p['id']}/refunds"
+    refunds = [
+        await client.post(url, json={"amount": 4000}, headers=_with_key(auth, "refund-1"))
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in refunds] == [201, 201, 201]
+    assert refunds[1].content == refunds[0].content == refunds[2].content
+    n = await _count(conn, "SELECT count(*) AS n FROM refunds WHERE payment_id = %(p)s", p=p["id"])
+    assert n == 1
+    got = (await client.get(f"/api/v1/payments/{p['id']}", headers=auth)).json()
+    assert got["amount_refunded"] == 4000
+
+
+async def test_same_key_with_a_different_request_is_a_mismatch(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn
+) -> None:
+    key = _key()
+    first = await client.post("/api/v1/orders", json={"amount": 500}, headers=_with_key(auth, key))
+    assert first.status_code == 201
+    other_body = await client.post(
+        "/api/v1/orders", json={"amount": 501}, headers=_with_key(auth, key)
+    )
+    assert_error(other_body, 422, "IDEMPOTENCY_KEY_MISMATCH")
+    order_id = first.json()["id"]
+    other_path = await client.post(
+        "/api/v1/payments",
+        json={"order_id": order_id, "method": "upi", "vpa": "a@bank"},
+        headers=_with_key(auth, key),
+    )
+    assert_error(other_path, 422, "IDEMPOTENCY_KEY_MISMATCH")
+    n = await _count(conn, "SELECT count(*) AS n FROM payments WHERE order_id = %(o)s", o=order_id)
+    assert n == 0
+
+
+async def test_keys_are_scoped_to_the_merchant(
+    client: httpx.AsyncClient, auth: dict[str, str], other_auth: dict[str, str]
+) -> None:
+    key = _key()
+    mine = await client.post("/api/v1/orders", json={"amount": 500}, headers=_with_key(auth, key))
+    theirs = await client.post(
+        "/api/v1/orders", json={"amount": 500}, headers=_with_key(other_auth, key)
+    )
+    assert mine.status_code == theirs.status_code == 201
+    assert "idempotent-replayed" not in theirs.headers
+    assert mine.json()["id"] != theirs.json()["id"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\xe9", "tab\there"])
+async def test_malformed_keys_are_rejected(
+    client: httpx.AsyncClient, auth: dict[str, str], key: str
+) -> None:
+    headers = {k.encode(): v.encode() for k, v in auth.items()}
+    headers[b"Idempotency-Key"] = key.encode("latin-1")
+    r = await client.post("/api/v1/orders", json={"amount": 500}, headers=headers)
+    assert_error(r, 400, "BAD_REQUEST_ERROR")
+
+
+async def test_longest_allowed_key_works(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    key = "k" * 254 + "~"
+    for _ in range(2):
+        r = await client.post("/api/v1/orders", json={"amount": 500}, headers=_with_key(auth, key))
+        assert r.status_code == 201
+
+
+async def test_a_validation_error_is_not_stored_and_a_corrected_retry_works(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    order_id = await new_order(client, auth)
+    key = _key()
+    bad = await client.post(
+        "/api/v1/payments",
+        json={"order_id": order_id, "method": "upi", "vpa": "not a vpa"},
+        headers=_with_key(auth, key),
+    )
+    assert_error(bad, 400, "INVALID_VPA")
+    stored = await _count(
+        conn,
+        "SELECT count(*) AS n FROM idempotency_keys WHERE merchant_id = %(m)s AND key = %(k)s",
+        m=merchant.id,
+        k=key,
+    )
+    assert stored == 0
+    good = await client.post(
+        "/api/v1/payments",
+        json={"order_id": order_id, "method": "upi", "vpa": "asha@okbank"},
+        headers=_with_key(auth, key),
+    )
+    assert good.status_code == 201 and "idempotent-replayed" not in good.headers
+
+
+async def test_a_key_still_in_progress_answers_409_and_a_crashed_ones_lease_runs_out(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    key = _key()
+    body = {"amount": 4200}
+    fp = idempotency.fingerprint("POST", "/api/v1/orders", json.dumps(body).encode())
+    # What a request that died after claiming the key leaves behind.
+    await conn.execute(
+        "INSERT INTO idempotency_keys (merchant_id, key, fingerprint, state, lock_token,"
+        " locked_until, expires_at) VALUES (%(m)s, %(k)s, %(fp)s, 'in_progress',"
+        " gen_random_uuid(), now() + interval '1 minute', now() + interval '24 hours')",
+        {"m": merchant.id, "k": key, "fp": fp},
+    )
+    busy = await client.post("/api/v1/orders", json=body, headers=_with_key(auth, key))
+    assert_error(busy, 409, "IDEMPOTENCY_KEY_IN_USE")
+    assert busy.headers["retry-after"] == "1"
+    await conn.execute(
+        "UPDATE idempotency_keys SET locked_until = now() - interval '1 second'"
+        " WHERE merchant_id = %(m)s AND key = %(k)s",
+        {"m": merchant.id, "k": key},
+    )
+    recovered = await client.post("/api/v1/orders", json=body, headers=_with_key(auth, key))
+    assert recovered.status_code == 201 and "idempotent-replayed" not in recovered.headers
+    replay = await client.post("/api/v1/orders", json=body, headers=_with_key(auth, key))
+    assert replay.content == recovered.content and replay.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_request_that_lost_its_lease_rolls_back_instead_of_doubling(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    """A slow request whose key was taken over meanwhile must not commit a second order."""
+    attempt = idempotency.Attempt(merchant.id, _key(), "0" * 64)
+
+    async def slow_create() -> idempotency.Created:
+        order = await orders.create(
+            conn, merchant.id, amount=999, currency="INR", receipt="slow", notes={}
+        )
+        # Meanwhile its lease ran out and another request claimed the key.
+        async with await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as other:
+            await other.execute(
+                "UPDATE idempotency_keys SET lock_token = gen_random_uuid()"
+                " WHERE merchant_id = %(m)s AND key = %(k)s",
+                {"m": merchant.id, "k": attempt.key},
+            )
+        return idempotency.Created(201, b"{}", order.id)
+
+    redis = cache.connect(UNREACHABLE_REDIS)
+    try:
+        with pytest.raises(errors.IdempotencyKeyInUse):
+            await idempotency.run(conn, redis, attempt, slow_create, lease_seconds=10)
+    finally:
+        await redis.aclose()
+    n = await _count(
+        conn,
+        "SELECT count(*) AS n FROM orders WHERE merchant_id = %(m)s AND receipt = 'slow'",
+        m=merchant.id,
+    )
+    assert n == 0
+
+
+async def test_an_expired_key_behaves_as_new_and_is_purged(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    key = _key()
+    first = await client.post("/api/v1/orders", json={"amount": 500}, headers=_with_key(auth, key))
+    assert first.status_code == 201
+    # 24 h pass: in PostgreSQL by moving expires_at, in Redis by the TTL running out.
+    await conn.execute(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"
+        " WHERE merchant_id = %(m)s AND key = %(k)s",
+        {"m": merchant.id, "k": key},
+    )
+    await _forget_cached(merchant, key)
+    fresh = await client.post("/api/v1/orders", json={"amount": 600}, headers=_with_key(auth, key))
+    assert fresh.status_code == 201 and "idempotent-replayed" not in fresh.headers
+    assert fresh.json()["id"] != first.json()["id"]
+    await conn.execute(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"
+        " WHERE merchant_id = %(m)s AND key = %(k)s",
+        {"m": merchant.id, "k": key},
+    )
+    assert await idempotency.purge_expired(conn) >= 1
+    left = await _count(
+        conn,
+        "SELECT count(*) AS n FROM idempotency_keys WHERE merchant_id = %(m)s AND key = %(k)s",
+        m=merchant.id,
+        k=key,
+    )
+    assert left == 0
+
+
+async def _thirty_at_once(
+    api_client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn
+) -> None:
+    order_id = await new_order(api_client, auth)
+    key = _key()
+    body = {"order_id": order_id, "method": "upi", "vpa": "asha@okbank"}
+    responses = await asyncio.gather(
+        *(
+            api_client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
+            for _ in range(30)
+        )
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    created = [r for r in responses if r.status_code == 201]
+    originals = [r for r in created if "idempotent-replayed" not in r.headers]
+    assert len(originals) == 1
+    assert {r.content for r in created} == {originals[0].content}
+    for r in responses:
+        if r.status_code == 409:
+            assert_error(r, 409, "IDEMPOTENCY_KEY_IN_USE")
+            assert r.headers["retry-after"] == "1"
+    payment_id = originals[0].json()["id"]
+    n = await _count(conn, "SELECT count(*) AS n FROM payments WHERE order_id = %(o)s", o=order_id)
+    assert n == 1
+    jobs = await _count(
+        conn,
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'process_payment'"
+        " AND args->>'payment_id' = %(p)s",
+        p=payment_id,
+    )
+    assert jobs == 1
+    # After the race, the same request is a clean replay.
+    late = await api_client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
+    assert late.status_code == 201 and late.content == originals[0].content
+
+
+async def test_thirty_concurrent_creates_with_one_key_make_one_payment(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn
+) -> None:
+    await _thirty_at_once(client, auth, conn)
+
+
+async def test_thirty_concurrent_creates_with_one_key_and_redis_unreachable(
+    redis_down_client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn
+) -> None:
+    await _thirty_at_once(redis_down_client, auth, conn)
+
+
+async def test_replays_and_mismatches_hold_with_redis_unreachable(
+    redis_down_client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    key = _key()
+    url = "/api/v1/orders"
+    first = await redis_down_client.post(url, json={"amount": 900}, headers=_with_key(auth, key))
+    again = await redis_down_client.post(url, json={"amount": 900}, headers=_with_key(auth, key))
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    other = await redis_down_client.post(url, json={"amount": 901}, headers=_with_key(auth, key))
+    assert_error(other, 422, "IDEMPOTENCY_KEY_MISMATCH")
