@@ -223,6 +223,16 @@ def worker(db_url: str, extra: dict[str, str] | None = None) -> Iterator[subproc
         stop(process)
 
 
+@contextlib.contextmanager
+def workers(
+    db_url: str, count: int, extra: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`count` worker processes; yields the first (its RSS stands for each of them)."""
+    with contextlib.ExitStack() as stack:
+        started = [stack.enter_context(worker(db_url, extra)) for _ in range(count)]
+        yield started[0]
+
+
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(h) for h in header], *[[_fmt(c) for c in row] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]

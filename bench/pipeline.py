@@ -57,7 +57,9 @@ def _job_rates(conn: psycopg.Connection[tuple[object, ...]], since: float) -> tu
     return int(row[0]), float(row[1])  # type: ignore[call-overload, arg-type]
 
 
-def run(dbs: env.Databases, *, quick: bool, api_workers: int = 1) -> Report:
+def run(
+    dbs: env.Databases, *, quick: bool, api_workers: int = 1, worker_processes: int = 1
+) -> Report:
     n = 500 if quick else 2000
     db_url = dbs.fresh("pipeline")
     orders = env.seed_orders(db_url, 2 * n, "q")
@@ -74,7 +76,7 @@ def run(dbs: env.Databases, *, quick: bool, api_workers: int = 1) -> Report:
         )
         # a) end to end: the worker runs while payments are being created.
         worker_rss = 0.0
-        with env.worker(db_url, settings_used) as worker:
+        with env.workers(db_url, worker_processes, settings_used) as worker:
             time.sleep(1.5)  # the worker is up and listening before the clock starts
             wall0 = time.time()
             t0 = time.monotonic()
@@ -113,7 +115,7 @@ def run(dbs: env.Databases, *, quick: bool, api_workers: int = 1) -> Report:
         time.sleep(1.2)
         wall1 = time.time()
         t1 = time.monotonic()
-        with env.worker(db_url, settings_used) as worker:
+        with env.workers(db_url, worker_processes, settings_used) as worker:
             done2 = _wait_done(conn, 120)
             jobs2, best2 = _job_rates(conn, wall1)
             worker_rss = max(worker_rss, env.peak_rss_mb(worker.pid))
@@ -122,7 +124,8 @@ def run(dbs: env.Databases, *, quick: bool, api_workers: int = 1) -> Report:
         api_rss = api.peak_rss_mb()
     text = env.table(
         f"2. Pipeline: {n} UPI payments, TEST_MODE, TEST_PROCESSING_DELAY=1000, receiver answers"
-        f" 200; API {api_workers} uvicorn worker(s), 1 procrastinate worker process"
+        f" 200; API {api_workers} uvicorn worker(s), {worker_processes} procrastinate worker"
+        " process(es)"
         " (drain time includes worker start-up)",
         [
             "run",

@@ -17,6 +17,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--quick", action="store_true", help="the under-5-minute version")
     parser.add_argument("--only", default="ceiling,pipeline,latency")
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="procrastinate workers in the pipeline"
+    )
     args = parser.parse_args()
     phases = set(args.only.split(","))
 
@@ -46,7 +49,7 @@ def main() -> None:
         if "pipeline" in phases:
             from bench import pipeline
 
-            p = pipeline.run(dbs, quick=args.quick)
+            p = pipeline.run(dbs, quick=args.quick, worker_processes=args.worker_processes)
             print(p.text + "\n", flush=True)
             memory.append(["2 pipeline", "API (per uvicorn worker)", p.api_peak_rss_mb])
             memory.append(["2 pipeline", "worker", p.worker_peak_rss_mb])

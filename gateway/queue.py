@@ -7,16 +7,25 @@ import datetime as dt
 from typing import Any
 
 import procrastinate
+import psycopg_pool
 
 from gateway import db, settings
 
 _settings = settings.get()
+
+
+def _pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool[Any]:
+    # procrastinate pings every connection it checks out (SELECT 1 before each fetch and each
+    # finish); db.check costs no round trip unless the server has dropped the connection.
+    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": db.check})
+
 
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(
         conninfo=_settings.database_url,
         min_size=1,
         max_size=max(4, _settings.worker_concurrency // 4 + 2),
+        pool_factory=_pool,
     ),
     import_paths=[
         "gateway.jobs.payments",
