@@ -34,13 +34,6 @@ class Event:
     webhook_log_id: uuid.UUID | None
 
 
-def ordering_lock(resource_id: str) -> str:
-    """First attempts of one resource's events share a procrastinate lock, so they run one
-    after another in the order emitted. Retries carry no lock: a retry scheduled minutes ahead
-    must not hold back the resource's later events."""
-    return f"webhook:{resource_id}"
-
-
 async def emit_many(
     conn: db.Conn,
     merchant_id: uuid.UUID,
@@ -78,20 +71,18 @@ async def emit_many(
             "payloads": [p.decode("utf-8") for p in payloads],
         },
     )
-    log_ids = {row["event_id"]: row["id"] for row in rows}
+    log_by_event = {row["event_id"]: row["id"] for row in rows}
     emitted = [
-        Event(event_id, merchant_id, event_type, resource_id, payload, log_ids.get(event_id))
+        Event(event_id, merchant_id, event_type, resource_id, payload, log_by_event.get(event_id))
         for event_id, (event_type, _), payload in zip(event_ids, items, payloads, strict=True)
     ]
-    deliveries = [
-        {"log_id": str(e.webhook_log_id), "generation": 0, "attempt": 0}
-        for e in emitted
-        if e.webhook_log_id
-    ]
-    if deliveries:
-        await jobs_queue.defer_many(
-            conn, jobs_queue.TASK_DELIVER_WEBHOOK, deliveries, lock=ordering_lock(resource_id)
-        )
+    # One job attempts this transaction's deliveries one after another, in emission order
+    # (payment.created before payment.pending). A later transaction's events get a later job,
+    # and workers take due jobs in id order. (A procrastinate lock per resource gave the same
+    # order but stalled badly once several worker processes shared the queue.)
+    log_ids = [str(e.webhook_log_id) for e in emitted if e.webhook_log_id]
+    if log_ids:
+        await jobs_queue.defer(conn, jobs_queue.TASK_DELIVER_WEBHOOK, log_ids=log_ids)
     return emitted
 
 

@@ -77,22 +77,3 @@ async def defer(
     deferrer = app.configure_task(task_name, allow_unknown=True, **options)
     job_id: int = await deferrer.defer_async(**task_kwargs)
     return job_id
-
-
-async def defer_many(
-    conn: db.Conn,
-    task_name: str,
-    kwargs_list: list[dict[str, Any]],
-    *,
-    lock: str | None = None,
-) -> list[int]:
-    """Several jobs of one task in one statement, in order (ids ascend), on `conn`."""
-    options: dict[str, Any] = {
-        "connection": conn,
-        "queue": QUEUES.get(task_name, "default"),
-    }
-    if lock is not None:
-        options["lock"] = lock
-    deferrer = app.configure_task(task_name, allow_unknown=True, **options)
-    job_ids: list[int] = await deferrer.batch_defer_async(*kwargs_list)
-    return job_ids

@@ -1,5 +1,7 @@
-"""deliver_webhook: one attempt per job; the next attempt is a new job scheduled in the same
-transaction that records this one, so the retry schedule survives any worker crash."""
+"""deliver_webhook: first attempts of one transaction's events (`log_ids`, in order), or one
+later attempt of one log (`log_id`, `generation`, `attempt`). The next attempt is a new job
+scheduled in the same transaction that records this one, so the retry schedule survives any
+worker crash."""
 
 from __future__ import annotations
 
@@ -12,7 +14,20 @@ from gateway.queue import app
 
 
 @app.task(name=jobs_queue.TASK_DELIVER_WEBHOOK, queue="webhooks")
-async def deliver_webhook(log_id: str, generation: int, attempt: int) -> None:
+async def deliver_webhook(
+    log_id: str | None = None,
+    generation: int = 0,
+    attempt: int = 0,
+    log_ids: list[str] | None = None,
+) -> None:
+    targets = [(i, 0, 0) for i in log_ids] if log_ids else [(log_id, generation, attempt)]
+    for target_id, target_generation, target_attempt in targets:
+        if target_id is not None:
+            await _deliver(target_id, target_generation, target_attempt)
+
+
+async def _deliver(log_id: str, generation: int, attempt: int) -> None:
+    """One attempt of one log. Safe to run twice: a recorded attempt makes the job stale."""
     config = settings.get()
     pool = await runtime.pool()
     async with pool.connection() as conn:
