@@ -156,3 +156,13 @@ async def test_redis_unreachable_under_load_payments_idempotency_and_refunds_sta
     )
     got = (await client.get(f"/api/v1/payments/{payment_id}", headers=auth)).json()
     assert got["amount_refunded"] == 9000
+
+
+async def test_health_stays_200_and_says_redis_disconnected_without_redis(
+    no_redis: httpx.AsyncClient,
+) -> None:
+    r = await no_redis.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "healthy" and body["database"] == "connected"
+    assert body["redis"] == "disconnected"
