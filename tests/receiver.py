@@ -1,9 +1,12 @@
 """A real local webhook receiver (threaded HTTP server) whose behaviour is chosen by path:
 /ok, /fail (500), /fail2 (500 twice per webhook-id, then 200), /gone (410), /redirect (302),
-/hang (sleeps past the 5 s timeout), /big (a 10 MB body). It records every request."""
+/hang (sleeps past the 5 s timeout), /reset (hangs up with an RST), /big (a 10 MB
+body). It records every request."""
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections import defaultdict
@@ -59,6 +62,13 @@ class Receiver:
                     self.send_header("Location", "/ok")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                elif path == "/reset":
+                    # Hang up without an answer: an RST instead of a response.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    self.connection.close()
                 elif path == "/big":
                     self.send_response(200)
                     self.send_header("Content-Length", str(10 * 1024 * 1024))

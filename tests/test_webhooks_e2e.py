@@ -88,11 +88,18 @@ async def test_payment_events_arrive_in_order_with_valid_signatures(
     assert {log["event_id"] for log in logs} == {r.headers["webhook-id"] for r in got}
 
 
+def _peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
 async def test_retry_schedule_and_failure_modes(client: httpx.AsyncClient, conn: db.Conn) -> None:
     """Runs the scenarios side by side so the 0/5/10/15/20 s schedule is paid once (~50 s)."""
-    with Receiver() as receiver, processes.worker():
+    with Receiver() as receiver, processes.worker() as worker:
         closed = f"http://127.0.0.1:{processes.free_port()}/nobody"
-        paths = ["/fail2", "/fail", "/gone", "/redirect", "/hang", "/big"]
+        paths = ["/fail2", "/fail", "/gone", "/redirect", "/hang", "/reset", "/big"]
         auths: dict[str, dict[str, str]] = {}
         for path in paths:
             auths[path] = (await _merchant(conn, receiver.url + path))[1]
@@ -106,6 +113,7 @@ async def test_retry_schedule_and_failure_modes(client: httpx.AsyncClient, conn:
 
         assert await _wait(all_settled, 75, step=1)
         logs = {name: await _log(client, auth) for name, auth in auths.items()}
+        peak_rss_kb = _peak_rss_kb(worker.pid)
 
     fail2 = logs["/fail2"]
     assert fail2["status"] == "success" and fail2["attempts"] == 3 and fail2["response_code"] == 200
@@ -138,6 +146,14 @@ async def test_retry_schedule_and_failure_modes(client: httpx.AsyncClient, conn:
     assert hang["status"] != "success" and hang["attempts"] >= 1 and hang["response_code"] is None
     detail = (await client.get(f"/api/v1/webhooks/{hang['id']}", headers=auths["/hang"])).json()
     assert "timed out" in detail["response_body"]
+
+    reset = logs["/reset"]
+    assert reset["status"] != "success" and reset["attempts"] >= 2
+    assert reset["response_code"] is None
+
+    # After a 10 MB answer (and the rest) the worker's peak memory is still near its idle size
+    # (about 60-70 MB): it reads only the head of a response.
+    assert peak_rss_kb < 120 * 1024, peak_rss_kb
 
     big = logs["/big"]
     assert big["status"] == "success" and big["response_code"] == 200
