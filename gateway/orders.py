@@ -118,20 +118,14 @@ async def get_public(conn: db.Conn, order_id: str) -> Order:
 async def list_(
     conn: db.Conn, merchant_id: uuid.UUID, *, status: str | None, limit: int, offset: int
 ) -> dict[str, Any]:
-    pagination.check(limit, offset)
-    if status is not None and status not in STATUSES:
-        raise errors.BadRequest(f"status must be one of: {', '.join(STATUSES)}")
-    params = {"m": merchant_id, "status": status, "limit": limit, "offset": offset}
-    where = "merchant_id = %(m)s AND (%(status)s::text IS NULL OR status = %(status)s)"
-    rows = await db.fetch_all(
+    pagination.choice("status", status, STATUSES)
+    rows, total = await pagination.fetch(
         conn,
-        f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM orders WHERE {where}"
-        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s",
-        params,
+        table="orders",
+        columns=_COLUMNS,
+        merchant_id=merchant_id,
+        filters={"status": status},
+        limit=limit,
+        offset=offset,
     )
-    if rows:
-        total = int(rows[0]["total"])
-    else:
-        count = await db.fetch_one(conn, f"SELECT count(*) AS n FROM orders WHERE {where}", params)
-        total = int(count["n"]) if count else 0
     return pagination.page([from_row(r).out() for r in rows], total, limit, offset)

@@ -223,24 +223,17 @@ async def list_(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    pagination.check(limit, offset)
-    if status is not None and status not in STATUSES:
-        raise errors.BadRequest(f"status must be one of: {', '.join(STATUSES)}")
-    if method is not None and method not in METHODS:
-        raise errors.BadRequest(f"method must be one of: {', '.join(METHODS)}")
-    params = {"m": merchant_id, "status": status, "method": method, "limit": limit, "o": offset}
-    where = (
-        "merchant_id = %(m)s AND (%(status)s::text IS NULL OR status = %(status)s)"
-        " AND (%(method)s::text IS NULL OR method = %(method)s)"
-    )
-    rows = await db.fetch_all(
+    pagination.choice("status", status, STATUSES)
+    pagination.choice("method", method, METHODS)
+    rows, total = await pagination.fetch(
         conn,
-        f"SELECT {_COLUMNS} FROM payments WHERE {where}"
-        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(o)s",
-        params,
+        table="payments",
+        columns=_COLUMNS,
+        merchant_id=merchant_id,
+        filters={"status": status, "method": method},
+        limit=limit,
+        offset=offset,
     )
-    count = await db.fetch_one(conn, f"SELECT count(*) AS n FROM payments WHERE {where}", params)
-    total = int(count["n"]) if count else 0
     return pagination.page([from_row(r).out() for r in rows], total, limit, offset)
 
 

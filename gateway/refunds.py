@@ -135,25 +135,16 @@ async def list_(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    pagination.check(limit, offset)
-    if status is not None and status not in STATUSES:
-        raise errors.BadRequest(f"status must be one of: {', '.join(STATUSES)}")
-    params = {"m": merchant_id, "p": payment_id, "status": status, "limit": limit, "o": offset}
-    where = (
-        "merchant_id = %(m)s AND (%(p)s::text IS NULL OR payment_id = %(p)s)"
-        " AND (%(status)s::text IS NULL OR status = %(status)s)"
-    )
-    rows = await db.fetch_all(
+    pagination.choice("status", status, STATUSES)
+    rows, total = await pagination.fetch(
         conn,
-        f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM refunds WHERE {where}"
-        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(o)s",
-        params,
+        table="refunds",
+        columns=_COLUMNS,
+        merchant_id=merchant_id,
+        filters={"payment_id": payment_id, "status": status},
+        limit=limit,
+        offset=offset,
     )
-    if rows:
-        total = int(rows[0]["total"])
-    else:
-        count = await db.fetch_one(conn, f"SELECT count(*) AS n FROM refunds WHERE {where}", params)
-        total = int(count["n"]) if count else 0
     return pagination.page([from_row(r).out() for r in rows], total, limit, offset)
 
 

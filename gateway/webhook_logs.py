@@ -65,34 +65,18 @@ async def list_(
     event: str | None = None,
     resource_id: str | None = None,
 ) -> dict[str, Any]:
-    pagination.check(limit, offset)
-    if status is not None and status not in STATUSES:
-        raise errors.BadRequest(f"status must be one of: {', '.join(STATUSES)}")
-    if event is not None and event not in events.TYPES:
-        raise errors.BadRequest("Unknown event type")
-    params = {
-        "m": merchant_id,
-        "status": status,
-        "event": event,
-        "rid": resource_id,
-        "limit": limit,
-        "o": offset,
-    }
-    where = (
-        "merchant_id = %(m)s AND (%(status)s::text IS NULL OR status = %(status)s)"
-        " AND (%(event)s::text IS NULL OR event = %(event)s)"
-        " AND (%(rid)s::text IS NULL OR resource_id = %(rid)s)"
-    )
-    rows = await db.fetch_all(
+    pagination.choice("status", status, STATUSES)
+    pagination.choice("event", event, events.TYPES)
+    rows, total = await pagination.fetch(
         conn,
-        f"SELECT {_LIST_COLUMNS} FROM webhook_logs WHERE {where}"
-        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(o)s",
-        params,
+        table="webhook_logs",
+        columns=_LIST_COLUMNS,
+        merchant_id=merchant_id,
+        filters={"status": status, "event": event, "resource_id": resource_id},
+        limit=limit,
+        offset=offset,
     )
-    count = await db.fetch_one(
-        conn, f"SELECT count(*) AS n FROM webhook_logs WHERE {where}", params
-    )
-    return pagination.page([_out(r) for r in rows], int(count["n"]) if count else 0, limit, offset)
+    return pagination.page([_out(r) for r in rows], total, limit, offset)
 
 
 async def get(conn: db.Conn, merchant_id: uuid.UUID, log_id: str) -> dict[str, Any]:
