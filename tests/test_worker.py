@@ -135,8 +135,11 @@ async def test_status_and_health_follow_a_real_worker_and_the_job_table(
     short_stall: None,
     parked_jobs: list[int],
 ) -> None:
-    before = await _status(client)
-    assert before["worker_status"] == "stopped"
+    # Workers of earlier tests (a SIGKILLed one leaves its heartbeat row) count as running
+    # until their last heartbeat is older than the stall timeout; wait that out first.
+    before = await eventually(
+        lambda: _status(client), lambda s: s["worker_status"] == "stopped", workers
+    )
     assert await _health_worker(client) == "stopped"
     for key in ("pending", "processing", "completed", "failed"):
         assert type(before[key]) is int, before
