@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import FormData
 
 from gateway import db, merchants, serialize, settings
+from gateway.api import deps
 from gateway.dashboard import sessions
 
 ROOT = Path(__file__).resolve().parent.parent.parent / "dashboard"
@@ -76,25 +77,12 @@ templates.env.filters["rupees"] = rupees
 templates.env.globals["local_time"] = local_time
 
 
-def pool(request: Request) -> AsyncConnectionPool[db.Conn]:
-    p: AsyncConnectionPool[db.Conn] = request.app.state.pool
-    return p
-
-
-async def connection(request: Request) -> AsyncIterator[db.Conn]:
-    async with pool(request).connection() as conn:
-        yield conn
-
-
-Conn = Annotated[db.Conn, Depends(connection)]
-
-
-def config(request: Request) -> settings.Settings:
-    s: settings.Settings = request.app.state.settings
-    return s
-
-
-Config = Annotated[settings.Settings, Depends(config)]
+# Both apps keep their pool and settings on app.state, so the API's dependencies serve here too.
+pool = deps.pool
+connection = deps.connection
+Conn = deps.Conn
+config = deps.config
+Config = deps.Config
 
 
 class LoginRequired(Exception):
