@@ -44,8 +44,6 @@ class Health:
         return not self.down or time.monotonic() >= self._probe_at
 
 
-# Process-wide tracker for code that has no client at hand.
-health = Health()
 # One tracker per client, so two apps in one process (tests) do not share an outage.
 _healths: weakref.WeakKeyDictionary[Client, Health] = weakref.WeakKeyDictionary()
 
@@ -58,7 +56,7 @@ def health_of(client: Client) -> Health:
 
 
 def connect(url: str) -> Client:
-    client = aioredis.from_url(
+    return aioredis.from_url(
         url,
         socket_timeout=0.25,
         socket_connect_timeout=0.25,
@@ -66,8 +64,6 @@ def connect(url: str) -> Client:
         retry_on_timeout=False,
         decode_responses=False,
     )
-    _healths[client] = Health()
-    return client
 
 
 async def ping(client: Client) -> bool:
@@ -93,6 +89,3 @@ async def call(client: Client, operation: Callable[[Client], Awaitable[T]]) -> T
         return None
     tracker.ok()
     return result
-
-
-RedisErrors = (RedisError, OSError)

@@ -64,7 +64,6 @@ async def defer(
     *,
     schedule_at: dt.datetime | None = None,
     queue: str | None = None,
-    lock: str | None = None,
     **task_kwargs: Any,
 ) -> int:
     """Insert a job row on `conn` (inside its open transaction): it exists iff that commits."""
@@ -72,8 +71,6 @@ async def defer(
     if schedule_at is not None:
         options["schedule_at"] = schedule_at
     options["queue"] = queue or QUEUES.get(task_name, "default")
-    if lock is not None:
-        options["lock"] = lock
     deferrer = app.configure_task(task_name, allow_unknown=True, **options)
     job_id: int = await deferrer.defer_async(**task_kwargs)
     return job_id
