@@ -167,7 +167,7 @@ def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> I
         sys.executable,
         "-m",
         "uvicorn",
-        "gateway.app:create_app",
+        "gateway.api.app:create_app",
         "--factory",
         "--host",
         "127.0.0.1",

@@ -17,9 +17,12 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.rows import dict_row
 
-from gateway import db, merchants, migrations, settings
+from gateway import db, errors, merchants, migrations, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+API_FACTORY = "gateway.api.app:create_app"
+DASHBOARD_FACTORY = "gateway.dashboard.app:create_app"
+CHECKOUT_FACTORY = "gateway.checkout.app:create_app"
 log = logging.getLogger("gateway.cli")
 
 
@@ -107,9 +110,9 @@ def worker_command() -> list[str]:
 
 def _web_commands(config: settings.Settings) -> list[list[str]]:
     return [
-        _uvicorn("gateway.app:create_app", config.api_port, config.host),
-        _uvicorn("gateway.dashboard:create_app", config.dashboard_port, config.host),
-        _uvicorn("gateway.checkout:create_app", config.checkout_port, config.host),
+        _uvicorn(API_FACTORY, config.api_port, config.host),
+        _uvicorn(DASHBOARD_FACTORY, config.dashboard_port, config.host),
+        _uvicorn(CHECKOUT_FACTORY, config.checkout_port, config.host),
     ]
 
 
@@ -183,7 +186,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     config = settings.main_guard()
     asyncio.run(prepare(config.database_url))
-    argv = _uvicorn("gateway.app:create_app", args.port or config.api_port, config.host)
+    argv = _uvicorn(API_FACTORY, args.port or config.api_port, config.host)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process
 
 
@@ -210,13 +213,8 @@ def cmd_merchants_create(args: argparse.Namespace) -> int:
     asyncio.run(prepare(config.database_url))
     try:
         asyncio.run(_create_merchant(config.database_url, args.name, args.email, args.password))
-    except psycopg.errors.UniqueViolation:
-        print(f"gateway: a merchant with email {args.email} already exists", file=sys.stderr)
-        return 1
-    except psycopg.errors.CheckViolation as error:
-        # One line naming the rule; psycopg's own message would echo the row, secrets included.
-        rule = error.diag.constraint_name or "a check"
-        print(f"gateway: invalid --name or --email (violates {rule})", file=sys.stderr)
+    except errors.GatewayError as error:
+        print(f"gateway: {error.description}", file=sys.stderr)
         return 1
     return 0
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import select
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -14,10 +16,17 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from gateway import errors
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = logging.getLogger("gateway.db")
 
 Row = dict[str, Any]
 Conn = psycopg.AsyncConnection[Row]
+Pool = AsyncConnectionPool[Conn]
+T = TypeVar("T", bound="DataclassInstance")
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -41,9 +50,7 @@ async def check(conn: psycopg.AsyncConnection[Any]) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-def open_pool(
-    url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0
-) -> AsyncConnectionPool[Conn]:
+def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0) -> Pool:
     """An autocommit pool: writes are explicit `conn.transaction()` blocks in the domain."""
     return AsyncConnectionPool(
         url,
@@ -66,6 +73,50 @@ async def fetch_one(conn: Conn, query: str, params: Mapping[str, Any] | None = N
 async def fetch_all(conn: Conn, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
     cur = await conn.execute(query, params)
     return await cur.fetchall()
+
+
+@functools.cache
+def _fields(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
+
+
+def columns(cls: type[DataclassInstance], table: str = "") -> str:
+    """A dataclass's fields as a SELECT / RETURNING list (`table.` before each when given), so
+    the columns a query reads and the class it fills cannot drift apart."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(prefix + name for name in _fields(cls))
+
+
+def load(cls: type[T], row: Row) -> T:
+    """A dataclass from a row that holds (at least) its fields."""
+    return cls(**{name: row[name] for name in _fields(cls)})
+
+
+async def one(conn: Conn, cls: type[T], query: str, params: Mapping[str, Any]) -> T | None:
+    row = await fetch_one(conn, query, params)
+    return None if row is None else load(cls, row)
+
+
+async def many(conn: Conn, cls: type[T], query: str, params: Mapping[str, Any]) -> list[T]:
+    return [load(cls, row) for row in await fetch_all(conn, query, params)]
+
+
+async def get(
+    conn: Conn, cls: type[T], query: str, params: Mapping[str, Any], *, missing: str
+) -> T:
+    """The row the query finds, or NOT_FOUND_ERROR described by `missing`."""
+    found = await one(conn, cls, query, params)
+    if found is None:
+        raise errors.NotFound(missing)
+    return found
+
+
+async def returning(conn: Conn, cls: type[T], query: str, params: Mapping[str, Any]) -> T:
+    """An INSERT ... RETURNING, which always yields its row."""
+    found = await one(conn, cls, query, params)
+    if found is None:
+        raise RuntimeError("INSERT ... RETURNING returned no row")
+    return found
 
 
 def split_database(url: str) -> tuple[str, str]:

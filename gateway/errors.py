@@ -1,8 +1,16 @@
-"""Every error the API can produce, rendered as the contract's envelope."""
+"""Every error the gateway can answer with, and `envelope()`, the one place that shapes an error
+body: `{"error": {"code", "description"}}` (plus `request_id` where the middleware answers)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def envelope(code: str, description: str, request_id: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "description": description}
+    if request_id is not None:
+        error["request_id"] = request_id
+    return {"error": error}
 
 
 class GatewayError(Exception):
@@ -16,8 +24,8 @@ class GatewayError(Exception):
         if headers is not None:
             self.headers = headers
 
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "description": self.description}}
+    def body(self, request_id: str | None = None) -> dict[str, Any]:
+        return envelope(self.code, self.description, request_id)
 
 
 class BadRequest(GatewayError):
@@ -29,10 +37,8 @@ class PayloadTooLarge(GatewayError):
     status = 413
     code = "BAD_REQUEST_ERROR"
 
-
-class MethodNotAllowed(GatewayError):
-    status = 405
-    code = "BAD_REQUEST_ERROR"
+    def __init__(self, description: str = "Request body too large") -> None:
+        super().__init__(description)
 
 
 class Unauthorized(GatewayError):
@@ -79,6 +85,15 @@ class ServiceUnavailable(GatewayError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
 
+    def __init__(self, description: str = "Database unavailable, try again shortly") -> None:
+        super().__init__(description, headers={"Retry-After": "1"})
 
-def envelope(code: str, description: str) -> dict[str, Any]:
-    return {"error": {"code": code, "description": description}}
+
+class Internal(GatewayError):
+    status = 500
+    code = "INTERNAL_ERROR"
+
+    def __init__(
+        self, description: str = "An internal error occurred; quote the request id to support"
+    ) -> None:
+        super().__init__(description)

@@ -10,8 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import db, errors, ids, signing
+from gateway import db, errors, ids
 from gateway import queue as jobs_queue
+from gateway.webhooks import signing
 
 TYPES = (
     "payment.created",

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from gateway import db, settings
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+    worker_status: str
+
+    def out(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 async def worker_status(conn: db.Conn, config: settings.Settings) -> str:
@@ -18,15 +32,15 @@ async def worker_status(conn: db.Conn, config: settings.Settings) -> str:
     return "running" if row and row["n"] > 0 else "stopped"
 
 
-async def counts(conn: db.Conn, config: settings.Settings) -> dict[str, Any]:
+async def counts(conn: db.Conn, config: settings.Settings) -> JobStatus:
     rows = await db.fetch_all(
         conn, "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs GROUP BY 1"
     )
     by_status = {r["status"]: int(r["n"]) for r in rows}
-    return {
-        "pending": by_status.get("todo", 0),
-        "processing": by_status.get("doing", 0),
-        "completed": by_status.get("succeeded", 0),
-        "failed": by_status.get("failed", 0),
-        "worker_status": await worker_status(conn, config),
-    }
+    return JobStatus(
+        pending=by_status.get("todo", 0),
+        processing=by_status.get("doing", 0),
+        completed=by_status.get("succeeded", 0),
+        failed=by_status.get("failed", 0),
+        worker_status=await worker_status(conn, config),
+    )

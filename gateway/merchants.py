@@ -10,7 +10,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import db, errors, events, ids
+import psycopg
+
+from gateway import db, errors, ids
 
 TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 TEST_MERCHANT_NAME = "Test Merchant"
@@ -18,11 +20,6 @@ TEST_MERCHANT_EMAIL = "test@example.com"
 TEST_API_KEY = "key_test_abc123"
 TEST_API_SECRET = "secret_test_xyz789"  # noqa: S105 - the contract's published test credential
 TEST_WEBHOOK_SECRET = "whsec_test_abc123"  # noqa: S105 - the contract's published test secret
-
-_COLUMNS = (
-    "id, name, email, api_key, api_secret, password_hash, webhook_url, webhook_secret,"
-    " is_active, created_at"
-)
 
 
 @dataclass(frozen=True)
@@ -43,8 +40,7 @@ class Merchant:
         return self.id == TEST_MERCHANT_ID
 
 
-def _from_row(row: db.Row) -> Merchant:
-    return Merchant(**{k: row[k] for k in Merchant.__dataclass_fields__})
+COLUMNS = db.columns(Merchant)
 
 
 def new_webhook_secret() -> str:
@@ -92,40 +88,46 @@ async def seed(conn: db.Conn) -> None:
 
 
 async def create(conn: db.Conn, *, name: str, email: str, password: str | None = None) -> Merchant:
-    row = await db.fetch_one(
-        conn,
-        "INSERT INTO merchants (id, name, email, api_key, api_secret, password_hash,"
-        " webhook_secret) VALUES (%(id)s, %(name)s, %(email)s, %(key)s, %(secret)s,"
-        f" %(pw)s, %(whsec)s) RETURNING {_COLUMNS}",
-        {
-            "id": uuid.uuid4(),
-            "name": name,
-            "email": email.strip().lower(),
-            "key": "key_test_" + ids.random_string(16),
-            "secret": "secret_test_" + ids.random_string(32),
-            "pw": hash_password(password) if password else None,
-            "whsec": new_webhook_secret(),
-        },
-    )
-    if row is None:  # INSERT ... RETURNING always returns the row
-        raise RuntimeError("insert returned no row")
-    return _from_row(row)
+    """A new merchant with fresh credentials. A taken email or a name/email outside the table's
+    bounds is BAD_REQUEST_ERROR naming the rule, never the row (which holds the secrets)."""
+    try:
+        async with conn.transaction():
+            return await db.returning(
+                conn,
+                Merchant,
+                "INSERT INTO merchants (id, name, email, api_key, api_secret, password_hash,"
+                " webhook_secret) VALUES (%(id)s, %(name)s, %(email)s, %(key)s, %(secret)s,"
+                f" %(pw)s, %(whsec)s) RETURNING {COLUMNS}",
+                {
+                    "id": uuid.uuid4(),
+                    "name": name,
+                    "email": email.strip().lower(),
+                    "key": "key_test_" + ids.random_string(16),
+                    "secret": "secret_test_" + ids.random_string(32),
+                    "pw": hash_password(password) if password else None,
+                    "whsec": new_webhook_secret(),
+                },
+            )
+    except psycopg.errors.UniqueViolation:
+        raise errors.BadRequest(f"A merchant with email {email} already exists") from None
+    except psycopg.errors.CheckViolation as error:
+        rule = error.diag.constraint_name or "a check"
+        raise errors.BadRequest(f"Invalid name or email (violates {rule})") from None
 
 
 async def get(conn: db.Conn, merchant_id: uuid.UUID) -> Merchant | None:
-    row = await db.fetch_one(
-        conn, f"SELECT {_COLUMNS} FROM merchants WHERE id = %(id)s", {"id": merchant_id}
+    return await db.one(
+        conn, Merchant, f"SELECT {COLUMNS} FROM merchants WHERE id = %(id)s", {"id": merchant_id}
     )
-    return _from_row(row) if row else None
 
 
 async def get_by_email(conn: db.Conn, email: str) -> Merchant | None:
-    row = await db.fetch_one(
+    return await db.one(
         conn,
-        f"SELECT {_COLUMNS} FROM merchants WHERE email = %(email)s",
+        Merchant,
+        f"SELECT {COLUMNS} FROM merchants WHERE email = %(email)s",
         {"email": email.strip().lower()},
     )
-    return _from_row(row) if row else None
 
 
 async def check_login(
@@ -149,51 +151,42 @@ async def authenticate(conn: db.Conn, api_key: str | None, api_secret: str | Non
     constant time, and a wrong key costs the same comparison as a wrong secret."""
     if not api_key or not api_secret:
         raise errors.Unauthorized()
-    row = await db.fetch_one(
+    merchant = await db.one(
         conn,
-        f"SELECT {_COLUMNS} FROM merchants WHERE api_key = %(key)s AND is_active",
+        Merchant,
+        f"SELECT {COLUMNS} FROM merchants WHERE api_key = %(key)s AND is_active",
         {"key": api_key},
     )
-    expected = row["api_secret"] if row else "x" * 44
+    expected = merchant.api_secret if merchant else "x" * 44
     ok = hmac.compare_digest(api_secret.encode(), expected.encode())
-    if row is None or not ok:
+    if merchant is None or not ok:
         raise errors.Unauthorized()
-    return _from_row(row)
+    return merchant
 
 
 ROTATION_OVERLAP = "24 hours"
 
 
-def webhook_config_out(merchant: Merchant) -> dict[str, object]:
-    return {
-        "url": merchant.webhook_url,
-        "secret": merchant.webhook_secret,
-        "events": [e for e in events.TYPES if e != "webhook.test"],
-    }
-
-
 async def set_webhook_url(conn: db.Conn, merchant_id: uuid.UUID, url: str | None) -> Merchant:
-    row = await db.fetch_one(
+    return await db.get(
         conn,
+        Merchant,
         "UPDATE merchants SET webhook_url = %(url)s, updated_at = now() WHERE id = %(id)s"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         {"id": merchant_id, "url": url},
+        missing="Merchant not found",
     )
-    if row is None:
-        raise errors.NotFound("Merchant not found")
-    return _from_row(row)
 
 
 async def rotate_webhook_secret(conn: db.Conn, merchant_id: uuid.UUID) -> Merchant:
     """New `whsec_` secret; the old one keeps signing alongside for 24 h."""
-    row = await db.fetch_one(
+    return await db.get(
         conn,
+        Merchant,
         "UPDATE merchants SET previous_webhook_secret = webhook_secret,"
         f" previous_webhook_secret_expires_at = now() + interval '{ROTATION_OVERLAP}',"
         " webhook_secret = %(new)s, updated_at = now() WHERE id = %(id)s"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         {"id": merchant_id, "new": new_webhook_secret()},
+        missing="Merchant not found",
     )
-    if row is None:
-        raise errors.NotFound("Merchant not found")
-    return _from_row(row)

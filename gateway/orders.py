@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway import db, errors, ids, pagination, serialize
+from gateway import db, ids, pagination, serialize
 
-_COLUMNS = "id, merchant_id, amount, currency, receipt, notes, status, created_at, updated_at"
 STATUSES = ("created", "paid")
 
 
@@ -47,8 +46,7 @@ class Order:
         }
 
 
-def from_row(row: db.Row) -> Order:
-    return Order(**{k: row[k] for k in Order.__dataclass_fields__})
+COLUMNS = db.columns(Order)
 
 
 async def insert(
@@ -61,11 +59,12 @@ async def insert(
     notes: dict[str, Any],
 ) -> Order:
     """Insert on `conn` inside the caller's transaction."""
-    row = await db.fetch_one(
+    return await db.returning(
         conn,
+        Order,
         "INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes)"
         " VALUES (%(id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(receipt)s, %(notes)s)"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         {
             "id": ids.order(),
             "merchant_id": merchant_id,
@@ -75,9 +74,6 @@ async def insert(
             "notes": db.jsonb(notes),
         },
     )
-    if row is None:  # INSERT ... RETURNING always returns the row
-        raise RuntimeError("insert returned no row")
-    return from_row(row)
 
 
 async def create(
@@ -96,36 +92,36 @@ async def create(
 
 
 async def get(conn: db.Conn, merchant_id: uuid.UUID, order_id: str) -> Order:
-    row = await db.fetch_one(
+    return await db.get(
         conn,
-        f"SELECT {_COLUMNS} FROM orders WHERE id = %(id)s AND merchant_id = %(merchant_id)s",
+        Order,
+        f"SELECT {COLUMNS} FROM orders WHERE id = %(id)s AND merchant_id = %(merchant_id)s",
         {"id": order_id, "merchant_id": merchant_id},
+        missing="Order not found",
     )
-    if row is None:
-        raise errors.NotFound("Order not found")
-    return from_row(row)
 
 
 async def get_public(conn: db.Conn, order_id: str) -> Order:
-    row = await db.fetch_one(
-        conn, f"SELECT {_COLUMNS} FROM orders WHERE id = %(id)s", {"id": order_id}
+    """Any merchant's order, by id alone: for the checkout page."""
+    return await db.get(
+        conn,
+        Order,
+        f"SELECT {COLUMNS} FROM orders WHERE id = %(id)s",
+        {"id": order_id},
+        missing="Order not found",
     )
-    if row is None:
-        raise errors.NotFound("Order not found")
-    return from_row(row)
 
 
 async def list_(
     conn: db.Conn, merchant_id: uuid.UUID, *, status: str | None, limit: int, offset: int
-) -> dict[str, Any]:
+) -> pagination.Page[Order]:
     pagination.choice("status", status, STATUSES)
-    rows, total = await pagination.fetch(
+    return await pagination.fetch(
         conn,
+        Order,
         table="orders",
-        columns=_COLUMNS,
         merchant_id=merchant_id,
         filters={"status": status},
         limit=limit,
         offset=offset,
     )
-    return pagination.page([from_row(r).out() for r in rows], total, limit, offset)

@@ -1,15 +1,39 @@
-"""List endpoints: `{data, total, limit, offset}`, newest first."""
+"""List endpoints: one merchant's rows, newest first, as a `Page` ({data, total, limit, offset})."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from gateway import db, errors
 
 MAX_LIMIT = 100
 MAX_OFFSET = 1_000_000
+
+
+class Listable(Protocol):
+    def out(self) -> dict[str, Any]: ...
+
+
+ItemT = TypeVar("ItemT", bound=Listable)
+
+
+@dataclass(frozen=True)
+class Page(Generic[ItemT]):
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+    def out(self) -> dict[str, Any]:
+        return {
+            "data": [item.out() for item in self.items],
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+        }
 
 
 def check(limit: int, offset: int) -> None:
@@ -26,24 +50,21 @@ def choice(name: str, value: str | None, allowed: Iterable[str]) -> None:
         raise errors.BadRequest(f"{name} must be one of: {', '.join(options)}")
 
 
-def page(data: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
-    return {"data": data, "total": total, "limit": limit, "offset": offset}
-
-
 async def fetch(
     conn: db.Conn,
+    cls: type[ItemT],
     *,
     table: str,
-    columns: str,
     merchant_id: uuid.UUID,
     filters: Mapping[str, Any],
     limit: int,
     offset: int,
-) -> tuple[list[db.Row], int]:
-    """One merchant's rows of `table`, newest first, where every filter that is not None equals
-    its column, and the total count. `table`, `columns` and the filters' keys are our own
-    identifiers, never input; the values are parameters."""
+) -> Page[ItemT]:
+    """One merchant's rows of `table` as `cls` items, newest first, where every filter that is
+    not None equals its column, with the total count. `table`, `cls`'s fields and the filters'
+    keys are our own identifiers, never input; the values are parameters."""
     check(limit, offset)
+    row_class: Any = cast(Any, cls)  # a frozen dataclass with an out()
     params: dict[str, Any] = {"m": merchant_id, "limit": limit, "o": offset}
     conditions = ["merchant_id = %(m)s"]
     for column, value in filters.items():
@@ -53,12 +74,14 @@ async def fetch(
     where = " AND ".join(conditions)
     rows = await db.fetch_all(
         conn,
-        f"SELECT {columns}, count(*) OVER () AS total FROM {table} WHERE {where}"
+        f"SELECT {db.columns(row_class)}, count(*) OVER () AS total FROM {table} WHERE {where}"
         " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(o)s",
         params,
     )
     if rows:
-        return rows, int(rows[0]["total"])
-    # Past the end (or nothing at all): the window count has no row to ride on.
-    count = await db.fetch_one(conn, f"SELECT count(*) AS n FROM {table} WHERE {where}", params)
-    return rows, int(count["n"]) if count else 0
+        total = int(rows[0]["total"])
+    else:
+        # Past the end (or nothing at all): the window count has no row to ride on.
+        count = await db.fetch_one(conn, f"SELECT count(*) AS n FROM {table} WHERE {where}", params)
+        total = int(count["n"]) if count else 0
+    return Page([db.load(row_class, row) for row in rows], total, limit, offset)

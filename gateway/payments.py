@@ -1,23 +1,29 @@
-"""Payments: validate, record with their events and processing job in one transaction,
-process on the job table's clock, capture."""
+"""Payments: record one with its events and processing job in one transaction, move it to its
+outcome on the job table's clock, capture it."""
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import cards, db, errors, events, ids, orders, pagination, serialize, settings
+from gateway import (
+    bank,
+    db,
+    errors,
+    events,
+    ids,
+    instruments,
+    orders,
+    pagination,
+    serialize,
+    settings,
+)
 from gateway import queue as jobs_queue
 
-_COLUMNS = (
-    "id, order_id, merchant_id, amount, currency, method, status, captured, vpa, card_network,"
-    " card_last4, error_code, error_description, amount_refunded, created_at, updated_at"
-)
 STATUSES = ("pending", "success", "failed")
-METHODS = ("upi", "card")
+METHODS = instruments.METHODS
 
 
 @dataclass(frozen=True)
@@ -65,94 +71,29 @@ class Payment:
         )
         return body
 
-
-def from_row(row: db.Row) -> Payment:
-    return Payment(**{k: row[k] for k in Payment.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """A validated method: what may be stored. Never holds a card number or CVV."""
-
-    method: str
-    vpa: str | None = None
-    card: cards.CardSummary | None = None
+    @property
+    def refundable_amount(self) -> int:
+        return self.amount - self.amount_refunded
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise errors.BadRequest("Card fields must be strings")
-    return str(value)
-
-
-def validate_instrument(body: dict[str, Any], today: dt.date) -> Instrument:
-    """Contract order after the order lookup: method → VPA / card fields → Luhn → expiry."""
-    method = body.get("method")
-    if method not in METHODS:
-        raise errors.BadRequest("Invalid payment method; use 'upi' or 'card'")
-    if method == "upi":
-        vpa = body.get("vpa")
-        if vpa is None or vpa == "":
-            raise errors.BadRequest("vpa is required for UPI payments")
-        if not isinstance(vpa, str):
-            raise errors.InvalidVpa("Invalid VPA format")
-        return Instrument("upi", vpa=cards.check_vpa(vpa))
-    card = body.get("card")
-    if card is not None:
-        if not isinstance(card, dict):
-            raise errors.BadRequest("card must be an object")
-        number, month, year = (
-            _text(card.get("number")),
-            _text(card.get("expiry_month")),
-            _text(card.get("expiry_year")),
-        )
-        cvv = _text(card.get("cvv"))
-    else:
-        number, cvv = _text(body.get("card_number")), _text(body.get("card_cvv"))
-        expiry = _text(body.get("card_expiry"))
-        month = year = None
-        if expiry:
-            month, _, year = expiry.partition("/")
-    missing = [
-        name
-        for name, value in (
-            ("number", number),
-            ("expiry_month", month),
-            ("expiry_year", year),
-            ("cvv", cvv),
-        )
-        if not value
-    ]
-    if missing or not (number and month and year and cvv):
-        raise errors.BadRequest(f"Missing card fields: {', '.join(missing)}")
-    return Instrument("card", card=cards.check_card(number, month, year, cvv, today))
-
-
-def processing_delay(config: settings.Settings) -> dt.timedelta:
-    if config.test_mode:
-        return dt.timedelta(milliseconds=config.test_processing_delay)
-    low, high = config.processing_delay_min, config.processing_delay_max
-    return dt.timedelta(milliseconds=low + secrets.randbelow(high - low + 1))
+COLUMNS = db.columns(Payment)
 
 
 async def create(
     conn: db.Conn,
     merchant_id: uuid.UUID | None,
-    body: dict[str, Any],
+    request: instruments.PaymentRequest,
     config: settings.Settings,
 ) -> Payment:
     """Validate and record a payment. `merchant_id=None` is the public checkout path: the
     merchant is the order's."""
-    order_id = body.get("order_id")
-    if not isinstance(order_id, str) or not order_id:
+    if not request.order_id:
         raise errors.BadRequest("order_id is required")
     if merchant_id is None:
-        order = await orders.get_public(conn, order_id)
+        order = await orders.get_public(conn, request.order_id)
     else:
-        order = await orders.get(conn, merchant_id, order_id)
-    instrument = validate_instrument(body, dt.datetime.now(dt.UTC).date())
+        order = await orders.get(conn, merchant_id, request.order_id)
+    instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
     if order.status == "paid":
         raise errors.BadRequest("Order already paid")
     # Pipeline mode: BEGIN travels with the INSERT instead of costing a round trip of its own.
@@ -161,16 +102,20 @@ async def create(
 
 
 async def insert(
-    conn: db.Conn, order: orders.Order, instrument: Instrument, config: settings.Settings
+    conn: db.Conn,
+    order: orders.Order,
+    instrument: instruments.Instrument,
+    config: settings.Settings,
 ) -> Payment:
     """Payment row, payment.created + payment.pending, and the processing job: call inside
     the caller's transaction so that all of them exist or none does."""
     card = instrument.card
-    row = await db.fetch_one(
+    payment = await db.returning(
         conn,
+        Payment,
         "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa,"
         " card_network, card_last4) VALUES (%(id)s, %(order_id)s, %(m)s, %(amount)s,"
-        f" %(currency)s, %(method)s, %(vpa)s, %(network)s, %(last4)s) RETURNING {_COLUMNS}",
+        f" %(currency)s, %(method)s, %(vpa)s, %(network)s, %(last4)s) RETURNING {COLUMNS}",
         {
             "id": ids.payment(),
             "order_id": order.id,
@@ -183,9 +128,6 @@ async def insert(
             "last4": card.last4 if card else None,
         },
     )
-    if row is None:  # INSERT ... RETURNING always returns the row
-        raise RuntimeError("insert returned no row")
-    payment = from_row(row)
     data = {"payment": payment.out()}
     await events.emit_many(
         conn,
@@ -196,22 +138,32 @@ async def insert(
     await jobs_queue.defer(
         conn,
         jobs_queue.TASK_PROCESS_PAYMENT,
-        schedule_at=payment.created_at + processing_delay(config),
+        schedule_at=payment.created_at + bank.payment_delay(config),
         payment_id=payment.id,
     )
     return payment
 
 
-async def get(conn: db.Conn, merchant_id: uuid.UUID | None, payment_id: str) -> Payment:
-    row = await db.fetch_one(
+async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment:
+    """One of this merchant's payments; another merchant's is as unknown as a missing one."""
+    return await db.get(
         conn,
-        f"SELECT {_COLUMNS} FROM payments WHERE id = %(id)s"
-        " AND (%(m)s::uuid IS NULL OR merchant_id = %(m)s)",
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s AND merchant_id = %(m)s",
         {"id": payment_id, "m": merchant_id},
+        missing="Payment not found",
     )
-    if row is None:
-        raise errors.NotFound("Payment not found")
-    return from_row(row)
+
+
+async def get_public(conn: db.Conn, payment_id: str) -> Payment:
+    """Any merchant's payment, by id alone: the checkout page polls it unauthenticated."""
+    return await db.get(
+        conn,
+        Payment,
+        f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s",
+        {"id": payment_id},
+        missing="Payment not found",
+    )
 
 
 async def list_(
@@ -222,19 +174,18 @@ async def list_(
     method: str | None = None,
     limit: int,
     offset: int,
-) -> dict[str, Any]:
+) -> pagination.Page[Payment]:
     pagination.choice("status", status, STATUSES)
     pagination.choice("method", method, METHODS)
-    rows, total = await pagination.fetch(
+    return await pagination.fetch(
         conn,
+        Payment,
         table="payments",
-        columns=_COLUMNS,
         merchant_id=merchant_id,
         filters={"status": status, "method": method},
         limit=limit,
         offset=offset,
     )
-    return pagination.page([from_row(r).out() for r in rows], total, limit, offset)
 
 
 @dataclass(frozen=True)
@@ -254,16 +205,15 @@ class Stats:
 
 
 async def stats(conn: db.Conn, merchant_id: uuid.UUID) -> Stats:
-    row = await db.fetch_one(
+    found = await db.one(
         conn,
+        Stats,
         "SELECT count(*) AS total, count(*) FILTER (WHERE status = 'success') AS successful,"
-        " coalesce(sum(amount) FILTER (WHERE status = 'success'), 0) AS successful_amount"
+        " coalesce(sum(amount) FILTER (WHERE status = 'success'), 0)::bigint AS successful_amount"
         " FROM payments WHERE merchant_id = %(m)s",
         {"m": merchant_id},
     )
-    if row is None:  # an aggregate always returns a row
-        return Stats(0, 0, 0)
-    return Stats(int(row["total"]), int(row["successful"]), int(row["successful_amount"]))
+    return found or Stats(0, 0, 0)
 
 
 async def capture(
@@ -272,52 +222,50 @@ async def capture(
     current = await get(conn, merchant_id, payment_id)
     if amount is not None and amount != current.amount:
         raise errors.BadRequest("Capture amount must equal the payment amount")
-    row = await db.fetch_one(
+    captured = await db.one(
         conn,
+        Payment,
         "UPDATE payments SET captured = true, updated_at = now()"
         " WHERE id = %(id)s AND merchant_id = %(m)s AND status = 'success' AND NOT captured"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         {"id": payment_id, "m": merchant_id},
     )
-    if row is None:
+    if captured is None:
         raise errors.BadRequest("Payment not in capturable state")
-    return from_row(row)
-
-
-def decide_outcome(method: str, config: settings.Settings) -> bool:
-    if config.test_mode:
-        return config.test_payment_success
-    rate = config.upi_success_rate if method == "upi" else config.card_success_rate
-    return secrets.randbelow(1_000_000) < int(rate * 1_000_000)
+    return captured
 
 
 async def process(conn: db.Conn, payment_id: str, config: settings.Settings) -> Payment | None:
     """Move a pending payment to its outcome. Safe to run twice: a payment that is no longer
     pending is left alone and nothing is emitted."""
     async with conn.transaction():
-        row = await db.fetch_one(
+        current = await db.one(
             conn,
-            f"SELECT {_COLUMNS} FROM payments WHERE id = %(id)s FOR UPDATE",
+            Payment,
+            f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s FOR UPDATE",
             {"id": payment_id},
         )
-        if row is None or row["status"] != "pending":
+        if current is None or current.status != "pending":
             return None
         order_row = await db.fetch_one(
-            conn, "SELECT status FROM orders WHERE id = %(id)s FOR UPDATE", {"id": row["order_id"]}
+            conn,
+            "SELECT status FROM orders WHERE id = %(id)s FOR UPDATE",
+            {"id": current.order_id},
         )
-        succeeded = decide_outcome(row["method"], config)
+        succeeded = bank.approves(current.method, config)
         error_code = error_description = None
         if not succeeded:
-            error_code, error_description = "PAYMENT_FAILED", "Payment declined by the bank"
+            error_code, error_description = bank.DECLINED
         elif order_row is not None and order_row["status"] == "paid":
             # Another attempt on this order already succeeded: never charge an order twice.
             succeeded = False
             error_code, error_description = "PAYMENT_FAILED", "Order already paid"
-        updated = await db.fetch_one(
+        payment = await db.one(
             conn,
+            Payment,
             "UPDATE payments SET status = %(status)s, error_code = %(code)s,"
             " error_description = %(desc)s, updated_at = now()"
-            f" WHERE id = %(id)s AND status = 'pending' RETURNING {_COLUMNS}",
+            f" WHERE id = %(id)s AND status = 'pending' RETURNING {COLUMNS}",
             {
                 "id": payment_id,
                 "status": "success" if succeeded else "failed",
@@ -325,9 +273,8 @@ async def process(conn: db.Conn, payment_id: str, config: settings.Settings) -> 
                 "desc": error_description,
             },
         )
-        if updated is None:
+        if payment is None:
             return None
-        payment = from_row(updated)
         if succeeded:
             await conn.execute(
                 "UPDATE orders SET status = 'paid', updated_at = now()"

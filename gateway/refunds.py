@@ -4,15 +4,13 @@ transaction, processed on the job table's clock."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import db, errors, events, ids, pagination, serialize, settings
+from gateway import bank, db, errors, events, ids, pagination, serialize, settings
 from gateway import queue as jobs_queue
 
-_COLUMNS = "id, payment_id, merchant_id, amount, reason, status, created_at, processed_at"
 STATUSES = ("pending", "processed")
 # Refunds in these states hold money back from the payment's available amount.
 COUNTED = ("pending", "processed")
@@ -41,13 +39,7 @@ class Refund:
         }
 
 
-def from_row(row: db.Row) -> Refund:
-    return Refund(**{k: row[k] for k in Refund.__dataclass_fields__})
-
-
-def processing_delay(config: settings.Settings) -> dt.timedelta:
-    low, high = config.refund_delay_min, max(config.refund_delay_min, config.refund_delay_max)
-    return dt.timedelta(milliseconds=low + secrets.randbelow(high - low + 1))
+COLUMNS = db.columns(Refund)
 
 
 async def create(
@@ -83,11 +75,12 @@ async def create(
         already = int(held["n"]) if held else 0
         if amount > payment["amount"] - already:
             raise errors.BadRequest("Refund amount exceeds available amount")
-        row = await db.fetch_one(
+        refund = await db.returning(
             conn,
+            Refund,
             "INSERT INTO refunds (id, payment_id, merchant_id, amount, reason)"
             " VALUES (%(id)s, %(payment_id)s, %(m)s, %(amount)s, %(reason)s)"
-            f" RETURNING {_COLUMNS}",
+            f" RETURNING {COLUMNS}",
             {
                 "id": ids.refund(),
                 "payment_id": payment_id,
@@ -96,9 +89,6 @@ async def create(
                 "reason": reason,
             },
         )
-        if row is None:  # INSERT ... RETURNING always returns the row
-            raise RuntimeError("insert returned no row")
-        refund = from_row(row)
         # What the payment object shows; the CHECK on payments bounds it by the amount too.
         await conn.execute(
             "UPDATE payments SET amount_refunded = %(refunded)s, updated_at = now()"
@@ -109,21 +99,20 @@ async def create(
         await jobs_queue.defer(
             conn,
             jobs_queue.TASK_PROCESS_REFUND,
-            schedule_at=refund.created_at + processing_delay(config),
+            schedule_at=refund.created_at + bank.refund_delay(config),
             refund_id=refund.id,
         )
         return refund
 
 
 async def get(conn: db.Conn, merchant_id: uuid.UUID, refund_id: str) -> Refund:
-    row = await db.fetch_one(
+    return await db.get(
         conn,
-        f"SELECT {_COLUMNS} FROM refunds WHERE id = %(id)s AND merchant_id = %(m)s",
+        Refund,
+        f"SELECT {COLUMNS} FROM refunds WHERE id = %(id)s AND merchant_id = %(m)s",
         {"id": refund_id, "m": merchant_id},
+        missing="Refund not found",
     )
-    if row is None:
-        raise errors.NotFound("Refund not found")
-    return from_row(row)
 
 
 async def list_(
@@ -134,33 +123,32 @@ async def list_(
     status: str | None,
     limit: int,
     offset: int,
-) -> dict[str, Any]:
+) -> pagination.Page[Refund]:
     pagination.choice("status", status, STATUSES)
-    rows, total = await pagination.fetch(
+    return await pagination.fetch(
         conn,
+        Refund,
         table="refunds",
-        columns=_COLUMNS,
         merchant_id=merchant_id,
         filters={"payment_id": payment_id, "status": status},
         limit=limit,
         offset=offset,
     )
-    return pagination.page([from_row(r).out() for r in rows], total, limit, offset)
 
 
 async def process(conn: db.Conn, refund_id: str) -> Refund | None:
     """Mark a pending refund processed. Safe to run twice: the guarded update finds nothing the
     second time and nothing is emitted."""
     async with conn.transaction():
-        row = await db.fetch_one(
+        refund = await db.one(
             conn,
+            Refund,
             "UPDATE refunds SET status = 'processed', processed_at = now()"
-            f" WHERE id = %(id)s AND status = 'pending' RETURNING {_COLUMNS}",
+            f" WHERE id = %(id)s AND status = 'pending' RETURNING {COLUMNS}",
             {"id": refund_id},
         )
-        if row is None:
+        if refund is None:
             return None
-        refund = from_row(row)
         await events.emit(
             conn, refund.merchant_id, "refund.processed", refund.id, {"refund": refund.out()}
         )

@@ -34,8 +34,8 @@ os.environ.update(
     }
 )
 
-from gateway import app as app_module  # noqa: E402
 from gateway import cli, db, merchants, settings  # noqa: E402
+from gateway.api import app as app_module  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

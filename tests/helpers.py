@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from gateway import app as app_module
 from gateway import db, payments, settings
+from gateway.api import app as app_module
 
 VISA = "4111111111111111"
 MASTERCARD = "5555555555554444"

@@ -68,7 +68,7 @@ def api_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "gateway.app:create_app",
+            "gateway.api.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -95,7 +95,7 @@ async def test_unexpected_exception_is_a_500_with_request_id_and_no_internals(
         raise RuntimeError("secret internal detail")
 
     api.include_router(router)  # type: ignore[attr-defined]
-    with caplog.at_level(logging.ERROR, logger="gateway.app"):
+    with caplog.at_level(logging.ERROR, logger="gateway.api"):
         r = await client.get("/api/v1/_boom", headers={"X-Request-Id": "trace-123"})
     body = assert_error(r, 500, "INTERNAL_ERROR")
     assert body["error"]["request_id"] == "trace-123"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway import checkout, settings
+from gateway import settings
+from gateway.checkout import app as checkout
 
 CONTRACT_IDS = {
     "checkout-container", "order-summary", "order-amount", "order-id", "payment-methods",

@@ -93,7 +93,7 @@ def test_duplicate_email_exits_1_with_one_clear_line() -> None:
     assert again.returncode == 1
     assert again.stdout == ""
     assert again.stderr.splitlines() == [
-        f"gateway: a merchant with email {email.upper()} already exists"
+        f"gateway: A merchant with email {email.upper()} already exists"
     ]
 
 

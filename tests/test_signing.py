@@ -10,8 +10,8 @@ import time
 import pytest
 import standardwebhooks
 
-from gateway import merchants, signing
-from gateway.webhooks import verify
+from gateway import merchants
+from gateway.webhooks import signing, verify
 
 SECRET = merchants.new_webhook_secret()
 

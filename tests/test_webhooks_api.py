@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import app as app_module
-from gateway import db, settings, urls
+from gateway import db, settings
+from gateway.api import app as app_module
+from gateway.webhooks import urls
 from tests.conftest import assert_error
 from tests.helpers import new_payment
 

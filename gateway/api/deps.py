@@ -1,17 +1,23 @@
-"""What routes receive: a pooled connection, the authenticated merchant, JSON responses."""
+"""What API routes receive beyond the shared dependencies: the authenticated merchant, the
+Idempotency-Key runner for creations, and JSON responses."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
-from psycopg_pool import AsyncConnectionPool
 
-from gateway import cache, db, idempotency, merchants, settings
+from gateway import cache, db, deps, idempotency, merchants
+
+Conn = deps.Conn
+Config = deps.Config
+pool = deps.pool
+config = deps.config
+redis = deps.redis
 
 
 def json_bytes(data: Any) -> bytes:
@@ -24,47 +30,13 @@ def json_bytes(data: Any) -> bytes:
 
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        content=json_bytes(data),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    return raw_json_response(status, json_bytes(data), headers)
 
 
 def raw_json_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(
         content=body, status_code=status, media_type="application/json", headers=headers
     )
-
-
-def pool(request: Request) -> AsyncConnectionPool[db.Conn]:
-    p: AsyncConnectionPool[db.Conn] = request.app.state.pool
-    return p
-
-
-async def connection(request: Request) -> AsyncIterator[db.Conn]:
-    async with pool(request).connection() as conn:
-        yield conn
-
-
-Conn = Annotated[db.Conn, Depends(connection)]
-
-
-def config(request: Request) -> settings.Settings:
-    s: settings.Settings = request.app.state.settings
-    return s
-
-
-Config = Annotated[settings.Settings, Depends(config)]
-
-
-def redis(request: Request) -> cache.Client:
-    r: cache.Client = request.app.state.redis
-    return r
-
-
-Redis = Annotated[cache.Client, Depends(redis)]
 
 
 async def authenticated_merchant(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 from gateway import orders
 from gateway.api import deps
+from gateway.api.pages import PageOut
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -68,13 +69,6 @@ class OrderPublicOut(BaseModel):
     status: str
 
 
-class OrderList(BaseModel):
-    data: list[OrderOut]
-    total: int
-    limit: int
-    offset: int
-
-
 @router.post("", status_code=201, response_model=OrderOut)
 async def create_order(
     body: OrderCreate, conn: deps.Conn, merchant: deps.Merchant, creation: deps.Create
@@ -91,7 +85,7 @@ async def create_order(
     )
 
 
-@router.get("", response_model=OrderList)
+@router.get("", response_model=PageOut[OrderOut])
 async def list_orders(
     conn: deps.Conn,
     merchant: deps.Merchant,
@@ -100,7 +94,7 @@ async def list_orders(
     status: Annotated[str | None, Query()] = None,
 ) -> Response:
     page = await orders.list_(conn, merchant.id, status=status, limit=limit, offset=offset)
-    return deps.json_response(200, page)
+    return deps.json_response(200, page.out())
 
 
 @router.get("/{order_id}", response_model=OrderOut)

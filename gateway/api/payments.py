@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from gateway import payments
+from gateway import instruments, payments
 from gateway.api import deps
+from gateway.api.pages import PageOut
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 
@@ -32,7 +33,8 @@ class PaymentCreate(BaseModel):
     # before a missing method → 400).
     order_id: str | None = Field(None, max_length=64)
     method: str | None = Field(None, max_length=16)
-    vpa: str | None = Field(None, max_length=255)
+    # No length bound here: an over-long VPA is an invalid VPA (INVALID_VPA), not a bad request.
+    vpa: str | None = None
     card: CardIn | None = None
     card_number: str | int | None = None
     card_expiry: str | None = Field(None, max_length=16)
@@ -58,19 +60,39 @@ class PaymentOut(BaseModel):
     updated_at: str
 
 
-class PaymentList(BaseModel):
-    data: list[PaymentOut]
-    total: int
-    limit: int
-    offset: int
-
-
 class CaptureIn(BaseModel):
     amount: StrictInt | None = None
 
 
-def _body(body: PaymentCreate) -> dict[str, Any]:
-    return body.model_dump(exclude_none=True)
+def _text(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _request(body: PaymentCreate) -> instruments.PaymentRequest:
+    """Both card forms (nested `card`, flat `card_*` with "MM/YY") as one typed request."""
+    card = None
+    if body.card is not None:
+        card = instruments.CardInput(
+            number=_text(body.card.number),
+            expiry_month=_text(body.card.expiry_month),
+            expiry_year=_text(body.card.expiry_year),
+            cvv=_text(body.card.cvv),
+            holder_name=body.card.holder_name,
+        )
+    elif body.method == "card":
+        month = year = None
+        if body.card_expiry:
+            month, _, year = body.card_expiry.partition("/")
+        card = instruments.CardInput(
+            number=_text(body.card_number),
+            expiry_month=month,
+            expiry_year=year,
+            cvv=_text(body.card_cvv),
+            holder_name=body.card_holder_name,
+        )
+    return instruments.PaymentRequest(
+        order_id=body.order_id, method=body.method, vpa=body.vpa, card=card
+    )
 
 
 @router.post("", status_code=201, response_model=PaymentOut)
@@ -81,18 +103,19 @@ async def create_payment(
     config: deps.Config,
     creation: deps.Create,
 ) -> Response:
-    return await creation.created(lambda: payments.create(conn, merchant.id, _body(body), config))
+    request = _request(body)
+    return await creation.created(lambda: payments.create(conn, merchant.id, request, config))
 
 
 @router.post("/public", status_code=201, response_model=PaymentOut)
 async def create_payment_public(
     body: PaymentCreate, conn: deps.Conn, config: deps.Config
 ) -> Response:
-    payment = await payments.create(conn, None, _body(body), config)
+    payment = await payments.create(conn, None, _request(body), config)
     return deps.json_response(201, payment.out())
 
 
-@router.get("", response_model=PaymentList)
+@router.get("", response_model=PageOut[PaymentOut])
 async def list_payments(
     conn: deps.Conn,
     merchant: deps.Merchant,
@@ -104,7 +127,7 @@ async def list_payments(
     page = await payments.list_(
         conn, merchant.id, status=status, method=method, limit=limit, offset=offset
     )
-    return deps.json_response(200, page)
+    return deps.json_response(200, page.out())
 
 
 @router.get("/{payment_id}", response_model=PaymentOut)
@@ -114,7 +137,7 @@ async def get_payment(payment_id: str, conn: deps.Conn, merchant: deps.Merchant)
 
 @router.get("/{payment_id}/public", response_model=PaymentOut)
 async def get_payment_public(payment_id: str, conn: deps.Conn) -> Response:
-    return deps.json_response(200, (await payments.get(conn, None, payment_id)).out())
+    return deps.json_response(200, (await payments.get_public(conn, payment_id)).out())
 
 
 @router.post("/{payment_id}/capture", response_model=PaymentOut)

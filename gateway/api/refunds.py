@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from gateway import refunds
 from gateway.api import deps
+from gateway.api.pages import PageOut
 
 router = APIRouter(tags=["refunds"])
 
@@ -31,13 +32,6 @@ class RefundOut(BaseModel):
     processed_at: str | None
 
 
-class RefundList(BaseModel):
-    data: list[RefundOut]
-    total: int
-    limit: int
-    offset: int
-
-
 @router.post("/api/v1/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
 async def create_refund(
     payment_id: str,
@@ -54,7 +48,7 @@ async def create_refund(
     )
 
 
-@router.get("/api/v1/refunds", response_model=RefundList)
+@router.get("/api/v1/refunds", response_model=PageOut[RefundOut])
 async def list_refunds(
     conn: deps.Conn,
     merchant: deps.Merchant,
@@ -66,7 +60,7 @@ async def list_refunds(
     page = await refunds.list_(
         conn, merchant.id, payment_id=payment_id, status=status, limit=limit, offset=offset
     )
-    return deps.json_response(200, page)
+    return deps.json_response(200, page.out())
 
 
 @router.get("/api/v1/refunds/{refund_id}", response_model=RefundOut)

@@ -29,4 +29,4 @@ async def test_merchant(conn: deps.Conn) -> Response:
 
 @router.get("/jobs/status")
 async def jobs_status(conn: deps.Conn, config: deps.Config) -> Response:
-    return deps.json_response(200, await jobstatus.counts(conn, config))
+    return deps.json_response(200, (await jobstatus.counts(conn, config)).out())

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from gateway import events, merchants, urls, webhook_logs
+from gateway import events, merchants
 from gateway.api import deps
+from gateway.api.pages import PageOut
+from gateway.webhooks import deliveries, urls
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -32,13 +34,6 @@ class WebhookLogDetail(WebhookLogOut):
     response_body: str | None
 
 
-class WebhookLogList(BaseModel):
-    data: list[WebhookLogOut]
-    total: int
-    limit: int
-    offset: int
-
-
 class WebhookConfigIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -57,7 +52,15 @@ class RetryOut(BaseModel):
     message: str
 
 
-@router.get("", response_model=WebhookLogList)
+def _config_out(merchant: merchants.Merchant) -> dict[str, object]:
+    return {
+        "url": merchant.webhook_url,
+        "secret": merchant.webhook_secret,
+        "events": [e for e in events.TYPES if e != "webhook.test"],
+    }
+
+
+@router.get("", response_model=PageOut[WebhookLogOut])
 async def list_webhooks(
     conn: deps.Conn,
     merchant: deps.Merchant,
@@ -67,7 +70,7 @@ async def list_webhooks(
     event: Annotated[str | None, Query()] = None,
     resource_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    page = await webhook_logs.list_(
+    page = await deliveries.list_(
         conn,
         merchant.id,
         limit=limit,
@@ -76,12 +79,12 @@ async def list_webhooks(
         event=event,
         resource_id=resource_id,
     )
-    return deps.json_response(200, page)
+    return deps.json_response(200, page.out())
 
 
 @router.get("/config", response_model=WebhookConfigOut)
 async def get_config(merchant: deps.Merchant) -> Response:
-    return deps.json_response(200, merchants.webhook_config_out(merchant))
+    return deps.json_response(200, _config_out(merchant))
 
 
 @router.put("/config", response_model=WebhookConfigOut)
@@ -92,13 +95,13 @@ async def put_config(
     if url:
         await urls.check(url, allow_private=config.private_webhook_urls_allowed)
     updated = await merchants.set_webhook_url(conn, merchant.id, url)
-    return deps.json_response(200, merchants.webhook_config_out(updated))
+    return deps.json_response(200, _config_out(updated))
 
 
 @router.post("/config/rotate-secret", response_model=WebhookConfigOut)
 async def rotate_secret(conn: deps.Conn, merchant: deps.Merchant) -> Response:
     updated = await merchants.rotate_webhook_secret(conn, merchant.id)
-    return deps.json_response(200, merchants.webhook_config_out(updated))
+    return deps.json_response(200, _config_out(updated))
 
 
 @router.post("/test", status_code=202)
@@ -116,9 +119,12 @@ async def send_test(conn: deps.Conn, merchant: deps.Merchant) -> Response:
 
 @router.get("/{log_id}", response_model=WebhookLogDetail)
 async def get_webhook(log_id: str, conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    return deps.json_response(200, await webhook_logs.get(conn, merchant.id, log_id))
+    return deps.json_response(200, (await deliveries.get(conn, merchant.id, log_id)).out())
 
 
 @router.post("/{log_id}/retry", response_model=RetryOut)
 async def retry_webhook(log_id: str, conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    return deps.json_response(200, await webhook_logs.retry(conn, merchant.id, log_id))
+    retried = await deliveries.retry(conn, merchant.id, log_id)
+    return deps.json_response(
+        200, {"id": str(retried.id), "status": "pending", "message": "Webhook retry scheduled"}
+    )

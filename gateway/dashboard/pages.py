@@ -3,21 +3,18 @@ the integration docs. Every read goes through the domain modules, scoped to the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway import db, errors, payments, refunds, webhook_logs
+from gateway import db, errors, payments, refunds
 from gateway.dashboard import docs, web
+from gateway.webhooks import deliveries
 
 router = APIRouter()
 
-
-
 PAGE_SIZE = 20
-# Deliveries shown on a payment page: its own events plus those of each of its refunds.
-DELIVERIES_PER_RESOURCE = 50
+# Deliveries shown on a payment page: its own events' and its refunds', newest first.
+DELIVERIES_SHOWN = 200
 REFUNDS_SHOWN = 100
 NOTICES = {
     "refund_created": "Refund created. It is processed in a few seconds.",
@@ -68,10 +65,10 @@ async def transactions(request: Request, who: web.LoggedIn, conn: web.Conn) -> R
         request,
         "transactions.html",
         {
-            "rows": listing["data"],
-            "total": listing["total"],
+            "rows": listing.items,
+            "total": listing.total,
             "page": page_no,
-            "pages": max(1, -(-listing["total"] // PAGE_SIZE)),
+            "pages": max(1, -(-listing.total // PAGE_SIZE)),
             "status": status,
             "method": method,
             "statuses": payments.STATUSES,
@@ -101,29 +98,16 @@ async def _payment_page(
         limit=REFUNDS_SHOWN,
         offset=0,
     )
-    deliveries: list[dict[str, Any]] = []
-    for resource_id in [payment.id, *(r["id"] for r in refund_list["data"])]:
-        page = await webhook_logs.list_(
-            conn,
-            who.merchant.id,
-            resource_id=resource_id,
-            limit=DELIVERIES_PER_RESOURCE,
-            offset=0,
-        )
-        deliveries.extend(page["data"])
-    deliveries.sort(key=lambda d: d["created_at"], reverse=True)
-    available = payment.amount - sum(
-        r["amount"] for r in refund_list["data"] if r["status"] in refunds.COUNTED
-    )
+    sent = await deliveries.for_payment(conn, who.merchant.id, payment.id, limit=DELIVERIES_SHOWN)
     return web.render(
         request,
         "payment.html",
         {
             "p": payment,
-            "refunds": refund_list["data"],
-            "deliveries": deliveries,
-            "available": available,
-            "refundable": payment.status == "success" and available > 0,
+            "refunds": refund_list.items,
+            "deliveries": sent,
+            "available": payment.refundable_amount,
+            "refundable": payment.status == "success" and payment.refundable_amount > 0,
             "refund_error": refund_error,
             "refund_amount": refund_amount,
             "refund_reason": refund_reason,

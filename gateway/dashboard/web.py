@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,11 +14,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import FormData
 
-from gateway import db, merchants, serialize, settings
-from gateway.api import deps
+from gateway import deps, merchants, serialize
 from gateway.dashboard import sessions
 
 ROOT = Path(__file__).resolve().parent.parent.parent / "dashboard"
@@ -77,7 +74,7 @@ templates.env.filters["rupees"] = rupees
 templates.env.globals["local_time"] = local_time
 
 
-# Both apps keep their pool and settings on app.state, so the API's dependencies serve here too.
+# Every app keeps its pool and settings on app.state; the shared dependencies read them.
 pool = deps.pool
 connection = deps.connection
 Conn = deps.Conn

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from gateway import db, errors, events, merchants, urls, webhook_logs
+from gateway import db, errors, events, merchants
 from gateway.dashboard import web
+from gateway.webhooks import deliveries, urls
 
 router = APIRouter(prefix="/dashboard/webhooks")
 
@@ -34,9 +35,9 @@ async def _page(
 ) -> Response:
     merchant = merchant or who.merchant
     query = request.query_params
-    log_status = query.get("status") if query.get("status") in webhook_logs.STATUSES else None
+    log_status = query.get("status") if query.get("status") in deliveries.STATUSES else None
     page_no = web.int_param(query.get("page"), 1, low=1, high=100_000)
-    listing = await webhook_logs.list_(
+    listing = await deliveries.list_(
         conn,
         merchant.id,
         status=log_status,
@@ -54,12 +55,12 @@ async def _page(
             "url_error": url_error,
             "error": error,
             "notice": NOTICES.get(query.get("notice", "")),
-            "logs": listing["data"],
-            "total": listing["total"],
+            "logs": listing.items,
+            "total": listing.total,
             "page": page_no,
-            "pages": max(1, -(-listing["total"] // PAGE_SIZE)),
+            "pages": max(1, -(-listing.total // PAGE_SIZE)),
             "log_status": log_status,
-            "statuses": webhook_logs.STATUSES,
+            "statuses": deliveries.STATUSES,
             "overlap": merchants.ROTATION_OVERLAP,
         },
         who=who,
@@ -117,15 +118,15 @@ async def send_test(
 async def retry(
     log_id: str, request: Request, who: web.LoggedIn, conn: web.Conn, form: web.CheckedForm
 ) -> Response:
-    await webhook_logs.retry(conn, who.merchant.id, log_id)
+    await deliveries.retry(conn, who.merchant.id, log_id)
     return _back("retry_scheduled", form.get("next"))
 
 
 @router.get("/{log_id}/detail")
 async def detail(log_id: str, who: web.LoggedIn, conn: web.Conn) -> Response:
     """Payload and last response body of one delivery, for the row that expands in place."""
-    log = await webhook_logs.get(conn, who.merchant.id, log_id)
+    log = await deliveries.get(conn, who.merchant.id, log_id)
     return JSONResponse(
-        {"payload": log["payload"], "response_body": log["response_body"]},
+        {"payload": log.payload, "response_body": log.response_body},
         headers={"Cache-Control": "no-store"},
     )

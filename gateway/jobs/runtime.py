@@ -7,7 +7,8 @@ import asyncio
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from gateway import db, delivery, logs, settings
+from gateway import db, logs, settings
+from gateway.webhooks import attempts
 
 _pool: AsyncConnectionPool[db.Conn] | None = None
 _lock = asyncio.Lock()
@@ -37,5 +38,5 @@ def http() -> httpx.AsyncClient:
     """One HTTP client per worker process: connection reuse across deliveries."""
     global _http
     if _http is None:
-        _http = delivery.client()
+        _http = attempts.client()
     return _http

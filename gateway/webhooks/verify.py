@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from gateway import signing
+from gateway.webhooks import signing
 
 DEFAULT_TOLERANCE_SECONDS = 300
 

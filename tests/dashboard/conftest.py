@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import dashboard, db, merchants, settings
+from gateway import db, merchants, settings
+from gateway.dashboard import app as dashboard
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -45,9 +46,7 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-async def login(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD
-) -> httpx.Response:
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
     page = await client.get("/login")
     assert page.status_code == 200, page.text
     return await client.post(

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import dashboard, db, merchants, settings
+from gateway import db, merchants, settings
+from gateway.dashboard import app as dashboard
 from gateway.dashboard import auth, sessions
 from tests.dashboard.conftest import csrf_from, login, page_csrf
 
@@ -70,7 +71,7 @@ async def test_wrong_credentials_get_one_message_and_no_session(
     r = await login(dash, email, password)
     assert r.status_code == 401
     assert auth.BAD_CREDENTIALS in r.text
-    assert "data-test-id=\"login-form\"" in r.text
+    assert 'data-test-id="login-form"' in r.text
     assert sessions.COOKIE not in dash.cookies
     assert (await dash.get("/dashboard")).status_code == 303
 
@@ -130,7 +131,10 @@ async def test_forged_or_expired_cookie_is_no_session(
     assert (await logged_in.get("/dashboard")).status_code == 303
 
 
-@pytest.mark.parametrize(("path", "target"), [("/", "/dashboard"), ("/webhooks", "/dashboard/webhooks"), ("/docs", "/dashboard/docs")])
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [("/", "/dashboard"), ("/webhooks", "/dashboard/webhooks"), ("/docs", "/dashboard/docs")],
+)
 async def test_short_routes_redirect_to_the_dashboard_routes(
     dash: httpx.AsyncClient, path: str, target: str
 ) -> None:

@@ -139,7 +139,10 @@ async def test_webhook_forms_save_rotate_test_and_retry(
     logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant
 ) -> None:
     token = await page_csrf(logged_in, "/dashboard/webhooks")
-    test_button = re.search(r'<button[^>]*data-test-id="test-webhook-button"[^>]*>', (await logged_in.get("/dashboard/webhooks")).text)
+    test_button = re.search(
+        r'<button[^>]*data-test-id="test-webhook-button"[^>]*>',
+        (await logged_in.get("/dashboard/webhooks")).text,
+    )
     assert test_button and "disabled" in test_button.group(0)  # nothing to send to yet
     url = "http://127.0.0.1:9/hook"  # private addresses are allowed in test mode
     r = await logged_in.post("/dashboard/webhooks/config", data={"csrf_token": token, "url": url})
@@ -169,9 +172,7 @@ async def test_webhook_forms_save_rotate_test_and_retry(
         "UPDATE webhook_logs SET status = 'failed', attempts = 5 WHERE id = %(id)s",
         {"id": log_ids[0]},
     )
-    r = await logged_in.post(
-        f"/dashboard/webhooks/{log_ids[0]}/retry", data={"csrf_token": token}
-    )
+    r = await logged_in.post(f"/dashboard/webhooks/{log_ids[0]}/retry", data={"csrf_token": token})
     assert r.status_code == 303
     row = await db.fetch_one(
         conn, "SELECT status, attempts FROM webhook_logs WHERE id = %(id)s", {"id": log_ids[0]}
@@ -188,7 +189,11 @@ async def test_docs_snippets_carry_the_merchants_key_and_real_urls(
     logged_in: httpx.AsyncClient, owner: merchants.Merchant, config: settings.Settings
 ) -> None:
     html = (await logged_in.get("/dashboard/docs")).text
-    for section in ("section-create-order", "section-sdk-integration", "section-webhook-verification"):
+    for section in (
+        "section-create-order",
+        "section-sdk-integration",
+        "section-webhook-verification",
+    ):
         assert f'data-test-id="{section}"' in html
     create = _test_id(html, "code-snippet-create-order")
     assert owner.api_key in create and f"{config.public_api_url}/api/v1/orders" in create

@@ -73,9 +73,7 @@ async def test_refund_form_needs_the_csrf_token(
     config: settings.Settings,
 ) -> None:
     pay_id = await _paid(client, conn, owner, config)
-    r = await logged_in.post(
-        f"/dashboard/transactions/{pay_id}/refunds", data={"amount": "10.00"}
-    )
+    r = await logged_in.post(f"/dashboard/transactions/{pay_id}/refunds", data={"amount": "10.00"})
     assert r.status_code == 403
     count = await db.fetch_one(
         conn, "SELECT count(*) AS n FROM refunds WHERE payment_id = %(p)s", {"p": pay_id}

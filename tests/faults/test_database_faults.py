@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from gateway import app as app_module
 from gateway import db, settings
+from gateway.api import app as app_module
 from tests import processes
 from tests.conftest import DATABASE_URL, assert_error
 from tests.faults.proxy import Proxy

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import app as app_module
 from gateway import db, merchants, payments, settings
+from gateway.api import app as app_module
 from tests import processes
 from tests.helpers import new_order
 from tests.receiver import Receiver

@@ -91,7 +91,7 @@ def _checkout_server(port: int, env: dict[str, str]) -> Iterator[str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "gateway.checkout:create_app",
+            "gateway.checkout.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -46,7 +46,7 @@ def dashboard_server(api_url: str) -> Iterator[str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "gateway.dashboard:create_app",
+            "gateway.dashboard.app:create_app",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway import settings
 
-STATIC = Path(__file__).resolve().parent.parent / "checkout"
+STATIC = Path(__file__).resolve().parents[2] / "checkout"
 CONFIG_MARKER = "<!--GATEWAY_CONFIG-->"
 
 

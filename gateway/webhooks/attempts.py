@@ -1,17 +1,25 @@
-"""Webhook delivery logs: listing, manual retry, and the claim/record steps of an attempt.
+"""Attempting a delivery: claim (a short lease) → HTTP POST (no transaction, no database) →
+record (one transaction: the attempt's result and, on failure, the job of the next attempt).
 
-An attempt is: claim (a short lease, outside any long transaction) → HTTP POST (no transaction)
-→ record (one transaction: the attempt's result and, on failure, the next attempt's job)."""
+The next attempt is a new job scheduled in the same transaction that records this one, so the
+retry schedule survives any worker crash; a recorded attempt makes a repeated job stale."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from gateway import db, errors, events, pagination, serialize, settings
+import httpx
+
+from gateway import db, errors, settings
 from gateway import queue as jobs_queue
+from gateway.webhooks import deliveries, signing, urls
+
+log = logging.getLogger("gateway.webhooks")
 
 MAX_ATTEMPTS = 5
 # Delay before attempt n (1-based): 0, 1 min, 5 min, 30 min, 2 h; test table 0, 5, 10, 15, 20 s.
@@ -20,99 +28,13 @@ TEST_SCHEDULE = (0, 5, 10, 15, 20)
 # Longer than one attempt can take (5 s timeout + margin) and shorter than the stalled-worker
 # timeout, so a job re-queued after a crash finds the lease expired.
 LEASE_SECONDS = 10
-RESPONSE_BODY_CHARS = 2048
-STATUSES = ("pending", "success", "failed")
-
-_LIST_COLUMNS = (
-    "id, event, status, attempts, created_at, last_attempt_at, next_retry_at, response_code,"
-    " event_id, resource_id"
-)
+TIMEOUT_SECONDS = 5.0
+# Read at most this much of a response: enough for 2,048 characters of UTF-8.
+READ_LIMIT = 4 * deliveries.RESPONSE_BODY_CHARS
 
 
 def schedule(config: settings.Settings) -> tuple[int, ...]:
     return TEST_SCHEDULE if config.webhook_retry_intervals_test else SCHEDULE
-
-
-def _out(row: db.Row) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "event": row["event"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "created_at": serialize.timestamp(row["created_at"]),
-        "last_attempt_at": serialize.timestamp(row["last_attempt_at"]),
-        "next_retry_at": serialize.timestamp(row["next_retry_at"]),
-        "response_code": row["response_code"],
-        "event_id": row["event_id"],
-        "resource_id": row["resource_id"],
-    }
-
-
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise errors.NotFound("Webhook log not found") from None
-
-
-async def list_(
-    conn: db.Conn,
-    merchant_id: uuid.UUID,
-    *,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    event: str | None = None,
-    resource_id: str | None = None,
-) -> dict[str, Any]:
-    pagination.choice("status", status, STATUSES)
-    pagination.choice("event", event, events.TYPES)
-    rows, total = await pagination.fetch(
-        conn,
-        table="webhook_logs",
-        columns=_LIST_COLUMNS,
-        merchant_id=merchant_id,
-        filters={"status": status, "event": event, "resource_id": resource_id},
-        limit=limit,
-        offset=offset,
-    )
-    return pagination.page([_out(r) for r in rows], total, limit, offset)
-
-
-async def get(conn: db.Conn, merchant_id: uuid.UUID, log_id: str) -> dict[str, Any]:
-    """One log with its payload and the last response body (the dashboard's expanded row)."""
-    row = await db.fetch_one(
-        conn,
-        f"SELECT {_LIST_COLUMNS}, payload, response_body FROM webhook_logs"
-        " WHERE id = %(id)s AND merchant_id = %(m)s",
-        {"id": _uuid(log_id), "m": merchant_id},
-    )
-    if row is None:
-        raise errors.NotFound("Webhook log not found")
-    return {**_out(row), "payload": row["payload"], "response_body": row["response_body"]}
-
-
-async def retry(conn: db.Conn, merchant_id: uuid.UUID, log_id: str) -> dict[str, Any]:
-    """Reset attempts and deliver the stored payload now. Bumping `generation` makes any job
-    still scheduled for this log stale, so there is one delivery sequence at a time."""
-    async with conn.transaction():
-        row = await db.fetch_one(
-            conn,
-            "UPDATE webhook_logs SET attempts = 0, status = 'pending', generation = generation + 1,"
-            " next_retry_at = now(), updated_at = now()"
-            " WHERE id = %(id)s AND merchant_id = %(m)s RETURNING id, generation",
-            {"id": _uuid(log_id), "m": merchant_id},
-        )
-        if row is None:
-            raise errors.NotFound("Webhook log not found")
-        await jobs_queue.defer(
-            conn,
-            jobs_queue.TASK_DELIVER_WEBHOOK,
-            log_id=str(row["id"]),
-            generation=row["generation"],
-            attempt=0,
-        )
-    return {"id": str(row["id"]), "status": "pending", "message": "Webhook retry scheduled"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +55,17 @@ class Busy:
     """Another delivery of this log holds the lease until `until`."""
 
     until: dt.datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status_code: int | None
+    body: str | None
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
 
 
 async def claim(
@@ -179,15 +112,58 @@ async def claim(
     return None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    status_code: int | None
-    body: str | None
+def client() -> httpx.AsyncClient:
+    """One per worker process: connections are reused across deliveries."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        timeout=httpx.Timeout(TIMEOUT_SECONDS),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        headers={"User-Agent": "gateway-webhooks/1.0"},
+        trust_env=False,
+    )
 
-    @property
-    def gone(self) -> bool:
-        return self.status_code == 410
+
+async def _read_head(response: httpx.Response) -> str:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= READ_LIMIT:
+            break
+    text = b"".join(chunks)[:READ_LIMIT].decode("utf-8", errors="replace")
+    return text[: deliveries.RESPONSE_BODY_CHARS]
+
+
+async def send(http: httpx.AsyncClient, claim_: Claim, *, allow_private: bool) -> Outcome:
+    """One signed POST: 5 s in total, no redirects, a bounded read of the response."""
+    if not claim_.url:
+        return Outcome(False, None, "no webhook URL configured")
+    try:
+        # Checked again here, on the address it resolves to now: a URL that was public when
+        # saved may point somewhere private today.
+        await urls.check(claim_.url, allow_private=allow_private)
+    except errors.GatewayError as error:
+        return Outcome(False, None, error.description)
+    headers = signing.headers(
+        claim_.event_id, int(time.time()), claim_.payload, claim_.secret, claim_.previous_secret
+    )
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            request = http.build_request(
+                "POST", claim_.url, content=claim_.payload, headers=headers
+            )
+            response = await http.send(request, stream=True)
+            try:
+                body = await _read_head(response)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return Outcome(False, None, f"timed out after {TIMEOUT_SECONDS:g} s")
+    except httpx.HTTPError as error:
+        return Outcome(False, None, f"{type(error).__name__}: {error}"[:200])
+    ok = 200 <= response.status_code < 300
+    return Outcome(ok, response.status_code, body)
 
 
 async def record(
@@ -202,6 +178,7 @@ async def record(
         status, delay = "failed", None
     else:
         status, delay = "pending", schedule(config)[attempts]
+    body = outcome.body[: deliveries.RESPONSE_BODY_CHARS] if outcome.body else None
     async with conn.transaction():
         row = await db.fetch_one(
             conn,
@@ -219,7 +196,7 @@ async def record(
                 "n": attempts,
                 "status": status,
                 "code": outcome.status_code,
-                "body": (outcome.body or "")[:RESPONSE_BODY_CHARS] if outcome.body else None,
+                "body": body,
                 "delay": delay,
             },
         )
@@ -240,3 +217,34 @@ async def record(
                 attempt=attempts,
             )
     return status
+
+
+async def deliver(
+    pool: db.Pool,
+    http: httpx.AsyncClient,
+    log_id: uuid.UUID,
+    generation: int,
+    attempt: int,
+    config: settings.Settings,
+) -> str | None:
+    """One attempt of one log, end to end. Safe to run twice: a recorded attempt makes the job
+    stale. Returns the log's new status (None when there was nothing to do)."""
+    async with pool.connection() as conn:
+        claimed = await claim(conn, log_id, generation, attempt)
+        if isinstance(claimed, Busy):
+            # Another run of this log is mid-flight (a manual retry met a live attempt):
+            # come back when its lease ends rather than deliver twice at once.
+            await jobs_queue.defer(
+                conn,
+                jobs_queue.TASK_DELIVER_WEBHOOK,
+                schedule_at=claimed.until,
+                log_id=str(log_id),
+                generation=generation,
+                attempt=attempt,
+            )
+            return None
+    if claimed is None:
+        return None
+    outcome = await send(http, claimed, allow_private=config.private_webhook_urls_allowed)
+    async with pool.connection() as conn:
+        return await record(conn, claimed, outcome, config)

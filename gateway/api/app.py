@@ -1,0 +1,153 @@
+"""create_app(): the API on :8000."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import cache, db, errors, logs, ratelimit, settings
+from gateway import queue as queue_module
+from gateway.api import health, middleware, openapi, orders, payments, refunds, testing, webhooks
+from gateway.api.deps import json_response
+
+log = logging.getLogger("gateway.api")
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
+        where = ".".join(loc)
+        kind = error.get("type", "")
+        if kind == "json_invalid":
+            return "Request body is not valid JSON"
+        if kind == "missing" and where:
+            parts.append(f"{where} is required")
+        elif where:
+            parts.append(f"{where}: {error.get('msg', 'invalid value')}")
+        else:
+            parts.append(
+                "Request body must be a JSON object"
+                if kind in ("model_attributes_type", "dict_type")
+                else str(error.get("msg", "invalid request"))
+            )
+    return "; ".join(parts) or "Invalid request"
+
+
+def _error(error: errors.GatewayError) -> Response:
+    return json_response(error.status, error.body(), headers=error.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.GatewayError)
+    async def gateway_error(request: Request, exc: errors.GatewayError) -> Response:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        content_type = request.headers.get("content-type", "application/json")
+        if request.method in ("POST", "PUT", "PATCH") and "json" not in content_type:
+            description = "Request body must be JSON sent with Content-Type: application/json"
+        else:
+            description = _describe_validation(exc)
+        return _error(errors.BadRequest(description))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            error: errors.GatewayError = errors.NotFound("The requested URL was not found")
+        elif exc.status_code == 405:
+            error = errors.BadRequest(f"Method {request.method} not allowed")
+        else:
+            error = errors.BadRequest(str(exc.detail))
+        return json_response(exc.status_code, error.body(), headers=dict(exc.headers or {}))
+
+    async def database_down(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _error(errors.ServiceUnavailable())
+
+    async def unstorable_value(request: Request, exc: Exception) -> Response:
+        # A value that passed validation but PostgreSQL refuses (a NUL character, a number out
+        # of range): the client's fault, and the transaction it was in has rolled back.
+        return _error(
+            errors.BadRequest("Request contains a value that cannot be stored or compared")
+        )
+
+    app.add_exception_handler(psycopg.DataError, unstorable_value)
+    app.add_exception_handler(psycopg.OperationalError, database_down)
+    app.add_exception_handler(psycopg_pool.PoolTimeout, database_down)
+
+
+def create_app(config: settings.Settings | None = None) -> FastAPI:
+    config = config or settings.get()
+    logs.configure(config.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = db.open_pool(
+            config.database_url,
+            min_size=config.db_pool_min,
+            max_size=config.db_pool_max,
+            timeout=config.db_pool_timeout,
+        )
+        await pool.open(wait=False)
+        redis = cache.connect(config.redis_url)
+        app.state.pool = pool
+        app.state.redis = redis
+        app.state.ratelimiter = ratelimit.Limiter(redis)
+        app.state.settings = config
+        await queue_module.app.open_async(pool)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await pool.close()
+
+    app = FastAPI(
+        title="Payment Gateway API",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="Orders, payments, refunds and webhooks. Money is integer paise.",
+    )
+    install_error_handlers(app)
+    openapi.install(app)
+    # Inside CORS, so that a 429 still carries the CORS headers a browser needs to read it.
+    app.add_middleware(
+        middleware.RateLimit,
+        per_key_limit=config.rate_limit_per_minute,
+        public_limit=config.public_rate_limit_per_minute,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[config.checkout_url, config.dashboard_url],
+        allow_origin_regex=r"^http://(localhost|127\.0\.0\.1)(:\d+)?$"
+        if config.test_mode
+        else None,
+        allow_methods=["GET", "POST", "PUT"],
+        allow_headers=["Content-Type", "X-Request-Id"],
+        expose_headers=[
+            "X-Request-Id",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
+    )
+    app.add_middleware(middleware.RequestContext, max_body=config.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(orders.router)
+    app.include_router(payments.router)
+    app.include_router(refunds.router)
+    app.include_router(webhooks.router)
+    if config.test_endpoints:
+        app.include_router(testing.router)
+    return app

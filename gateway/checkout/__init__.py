@@ -1,0 +1,1 @@
+"""The hosted checkout app on :3001 (app.py); its page and checkout.js are in checkout/."""
