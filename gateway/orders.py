@@ -10,6 +10,7 @@ from typing import Any
 from gateway import db, ids, pagination, serialize
 
 STATUSES = ("created", "paid")
+NOT_FOUND = "Order not found"
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, order_id: str) -> Order:
         conn,
         Order,
         f"SELECT {COLUMNS} FROM orders WHERE id = %(id)s AND merchant_id = %(merchant_id)s",
-        {"id": order_id, "merchant_id": merchant_id},
-        missing="Order not found",
+        {"id": ids.require("order", order_id, NOT_FOUND), "merchant_id": merchant_id},
+        missing=NOT_FOUND,
     )
 
 
@@ -107,8 +108,8 @@ async def get_public(conn: db.Conn, order_id: str) -> Order:
         conn,
         Order,
         f"SELECT {COLUMNS} FROM orders WHERE id = %(id)s",
-        {"id": order_id},
-        missing="Order not found",
+        {"id": ids.require("order", order_id, NOT_FOUND)},
+        missing=NOT_FOUND,
     )
 
 

@@ -24,6 +24,7 @@ from gateway import queue as jobs_queue
 
 STATUSES = ("pending", "success", "failed")
 METHODS = instruments.METHODS
+NOT_FOUND = "Payment not found"
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,8 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment
         conn,
         Payment,
         f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s AND merchant_id = %(m)s",
-        {"id": payment_id, "m": merchant_id},
-        missing="Payment not found",
+        {"id": ids.require("pay", payment_id, NOT_FOUND), "m": merchant_id},
+        missing=NOT_FOUND,
     )
 
 
@@ -161,8 +162,8 @@ async def get_public(conn: db.Conn, payment_id: str) -> Payment:
         conn,
         Payment,
         f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s",
-        {"id": payment_id},
-        missing="Payment not found",
+        {"id": ids.require("pay", payment_id, NOT_FOUND)},
+        missing=NOT_FOUND,
     )
 
 

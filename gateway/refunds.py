@@ -60,7 +60,7 @@ async def create(
             conn,
             "SELECT id, amount, status FROM payments"
             " WHERE id = %(id)s AND merchant_id = %(m)s FOR UPDATE",
-            {"id": payment_id, "m": merchant_id},
+            {"id": ids.require("pay", payment_id, "Payment not found"), "m": merchant_id},
         )
         if payment is None:
             raise errors.NotFound("Payment not found")
@@ -110,7 +110,7 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, refund_id: str) -> Refund:
         conn,
         Refund,
         f"SELECT {COLUMNS} FROM refunds WHERE id = %(id)s AND merchant_id = %(m)s",
-        {"id": refund_id, "m": merchant_id},
+        {"id": ids.require("rfnd", refund_id, "Refund not found"), "m": merchant_id},
         missing="Refund not found",
     )
 

@@ -200,6 +200,35 @@ BAD: list[tuple[Any, int, str]] = [
         "BAD_REQUEST_ERROR",
     ),  # cvv format
     ({"method": "card", "card": "4111"}, 400, "BAD_REQUEST_ERROR"),
+    # The pattern holds to the true end of the string: `$` let a trailing newline through.
+    ({"method": "upi", "vpa": "user@paytm\n"}, 400, "INVALID_VPA"),
+    # Too long is an invalid VPA like any other, not a generic bad request.
+    ({"method": "upi", "vpa": "a" * 300 + "@okbank"}, 400, "INVALID_VPA"),
+    # Only ASCII digits are digits: "1²" crashed int(), Arabic-Indic "١٢" passed as 12.
+    (
+        {
+            "method": "card",
+            "card": {"number": VISA, "expiry_month": "1²", "expiry_year": "2099", "cvv": "123"},
+        },
+        400,
+        "EXPIRED_CARD",
+    ),
+    (
+        {
+            "method": "card",
+            "card": {"number": VISA, "expiry_month": "١٢", "expiry_year": "2099", "cvv": "123"},
+        },
+        400,
+        "EXPIRED_CARD",
+    ),
+    (
+        {
+            "method": "card",
+            "card": {"number": VISA, "expiry_month": "12", "expiry_year": "٢٠٩٩", "cvv": "123"},
+        },
+        400,
+        "EXPIRED_CARD",
+    ),
 ]
 
 

@@ -31,7 +31,7 @@ class PaymentCreate(BaseModel):
 
     # Optional here so the domain can answer in the contract's order (unknown order → 404
     # before a missing method → 400).
-    order_id: str | None = Field(None, max_length=64)
+    order_id: str | None = None
     method: str | None = Field(None, max_length=16)
     # No length bound here: an over-long VPA is an invalid VPA (INVALID_VPA), not a bad request.
     vpa: str | None = None
