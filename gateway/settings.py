@@ -10,8 +10,9 @@ import functools
 import logging
 import os
 import sys
+from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gateway"
@@ -47,6 +48,11 @@ def _env(name: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    # The one production switch. `demo` (default): the seeded test merchant with its published
+    # credentials, any-password dashboard login for it, /api/v1/test/*. `production`: none of
+    # those, and TEST_MODE is refused.
+    env: Literal["demo", "production"] = Field("demo", validation_alias=_env("ENV"))
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias=_env("REDIS_URL"))
@@ -112,6 +118,30 @@ class Settings(BaseSettings):
     # Comma-separated extra modules the worker imports for their tasks (tests use it to load
     # test-only tasks into a real worker process without shipping them in the package).
     extra_task_modules: str = Field("", validation_alias=_env("EXTRA_TASK_MODULES"))
+
+    @field_validator("test_mode")
+    @classmethod
+    def _no_test_mode_in_production(cls, value: bool, info: object) -> bool:
+        if value and getattr(info, "data", {}).get("env") == "production":
+            raise ValueError("TEST_MODE=true is refused with GATEWAY_ENV=production")
+        return value
+
+    @model_validator(mode="after")
+    def _production_closes_demo_doors(self) -> Settings:
+        """In production the demo doors are shut: their defaults flip to off, and turning one
+        on explicitly is refused rather than silently ignored."""
+        if self.env != "production":
+            return self
+        for name in ("demo_mode", "test_endpoints", "allow_private_webhook_urls"):
+            if name in self.model_fields_set and getattr(self, name):
+                variable = f"GATEWAY_{name.upper()}"
+                raise ValueError(f"{variable}=true is refused with GATEWAY_ENV=production")
+            setattr(self, name, False)
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
 
     @field_validator("database_url")
     @classmethod
@@ -180,8 +210,10 @@ def _variable(loc: str) -> str:
 def _describe(error: ValidationError) -> str:
     # One line naming the variable; never the value (a URL may carry a password).
     first = error.errors()[0]
-    loc = first.get("loc") or ("?",)
-    msg = " ".join(str(first.get("msg", "bad value")).split())
+    msg = " ".join(str(first.get("msg", "bad value")).split()).removeprefix("Value error, ")
+    loc = first.get("loc")
+    if not loc:  # a rule across settings names its variables in the message
+        return f"invalid settings: {msg}"
     return f"invalid setting {_variable(str(loc[0]))}: {msg}"
 
 

@@ -168,3 +168,62 @@ def test_gateway_migrate_with_a_bad_value_exits_with_one_line(name: str, value: 
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert name in lines[0] and "Traceback" not in lines[0]
+
+
+def test_demo_is_the_default_and_opens_the_demo_doors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATEWAY_ENV", raising=False)
+    config = settings.load()
+    assert config.env == "demo" and not config.production
+    assert config.demo_mode and config.test_endpoints
+
+
+def test_production_shuts_the_demo_doors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_ENV", "production")
+    monkeypatch.setenv("TEST_MODE", "false")
+    config = settings.load()
+    assert config.production
+    assert (config.demo_mode, config.test_endpoints, config.private_webhook_urls_allowed) == (
+        False,
+        False,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "complaint"),
+    [
+        ("TEST_MODE", "invalid setting TEST_MODE: TEST_MODE=true is refused"),
+        ("GATEWAY_DEMO_MODE", "invalid settings: GATEWAY_DEMO_MODE=true is refused"),
+        ("GATEWAY_TEST_ENDPOINTS", "invalid settings: GATEWAY_TEST_ENDPOINTS=true is refused"),
+        (
+            "GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS",
+            "invalid settings: GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS=true is refused",
+        ),
+    ],
+)
+def test_production_refuses_a_demo_door_opened_explicitly(
+    monkeypatch: pytest.MonkeyPatch, name: str, complaint: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_ENV", "production")
+    monkeypatch.setenv("TEST_MODE", "false")
+    monkeypatch.setenv(name, "true")
+    with pytest.raises(settings.SettingsError) as raised:
+        settings.load()
+    assert str(raised.value.code).startswith(complaint)
+
+
+def test_gateway_refuses_to_start_test_mode_in_production_with_one_line() -> None:
+    env = {**os.environ, "GATEWAY_ENV": "production", "TEST_MODE": "true"}
+    done = subprocess.run(
+        [*_gateway(), "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "gateway: invalid setting TEST_MODE: TEST_MODE=true is refused with GATEWAY_ENV=production"
+    ]
+
+
+def test_an_unknown_env_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_ENV", "prod")
+    with pytest.raises(settings.SettingsError, match=r"^invalid setting GATEWAY_ENV: "):
+        settings.load()
