@@ -6,17 +6,29 @@ setting also answers to a GATEWAY_ prefix. A bad value stops the process with on
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gateway"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Where the demo keeps what it generates for itself (its secret key); git-ignored.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
 
 
 # The contract's names (and the conventional LOG_LEVEL) work bare. Every other setting answers
@@ -115,6 +127,11 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
+    # The server key (base64 of 32 random bytes) that encrypts stored secrets and keys the
+    # fingerprints of requests: required in production; the demo generates one into data_dir.
+    secret_key: SecretStr | None = Field(None, validation_alias=_env("SECRET_KEY"))
+    data_dir: Path = Field(DEFAULT_DATA_DIR, validation_alias=_env("DATA_DIR"))
+
     # Comma-separated extra modules the worker imports for their tasks (tests use it to load
     # test-only tasks into a real worker process without shipping them in the package).
     extra_task_modules: str = Field("", validation_alias=_env("EXTRA_TASK_MODULES"))
@@ -132,12 +149,26 @@ class Settings(BaseSettings):
         on explicitly is refused rather than silently ignored."""
         if self.env != "production":
             return self
+        if self.secret_key is None:
+            raise ValueError("GATEWAY_SECRET_KEY is required with GATEWAY_ENV=production")
         for name in ("demo_mode", "test_endpoints", "allow_private_webhook_urls"):
             if name in self.model_fields_set and getattr(self, name):
                 variable = f"GATEWAY_{name.upper()}"
                 raise ValueError(f"{variable}=true is refused with GATEWAY_ENV=production")
             setattr(self, name, False)
         return self
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                raw = base64.b64decode(value.get_secret_value(), validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("must be base64 of 32 bytes (e.g. `openssl rand -base64 32`)")
+        return value
 
     @property
     def production(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -31,6 +32,9 @@ os.environ.update(
         # runs: the per-address limit would throttle the suite. tests/test_ratelimit.py builds
         # apps with small limits of its own.
         "GATEWAY_PUBLIC_RATE_LIMIT_PER_MINUTE": "1000000",
+        # One server key for this run and every process it starts; nothing is written to the
+        # checkout's .data/ directory.
+        "GATEWAY_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
 )
 

@@ -177,8 +177,12 @@ def test_demo_is_the_default_and_opens_the_demo_doors(monkeypatch: pytest.Monkey
     assert config.demo_mode and config.test_endpoints
 
 
+PRODUCTION_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # base64 of 32 bytes
+
+
 def test_production_shuts_the_demo_doors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_ENV", "production")
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", PRODUCTION_KEY)
     monkeypatch.setenv("TEST_MODE", "false")
     config = settings.load()
     assert config.production
@@ -205,6 +209,7 @@ def test_production_refuses_a_demo_door_opened_explicitly(
     monkeypatch: pytest.MonkeyPatch, name: str, complaint: str
 ) -> None:
     monkeypatch.setenv("GATEWAY_ENV", "production")
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", PRODUCTION_KEY)
     monkeypatch.setenv("TEST_MODE", "false")
     monkeypatch.setenv(name, "true")
     with pytest.raises(settings.SettingsError) as raised:
@@ -213,7 +218,12 @@ def test_production_refuses_a_demo_door_opened_explicitly(
 
 
 def test_gateway_refuses_to_start_test_mode_in_production_with_one_line() -> None:
-    env = {**os.environ, "GATEWAY_ENV": "production", "TEST_MODE": "true"}
+    env = {
+        **os.environ,
+        "GATEWAY_ENV": "production",
+        "GATEWAY_SECRET_KEY": PRODUCTION_KEY,
+        "TEST_MODE": "true",
+    }
     done = subprocess.run(
         [*_gateway(), "migrate"], env=env, capture_output=True, text=True, timeout=60
     )
