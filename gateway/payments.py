@@ -4,6 +4,7 @@ outcome on the job table's clock, capture it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -90,59 +91,106 @@ async def create(
     merchant is the order's."""
     if not request.order_id:
         raise errors.BadRequest("order_id is required")
-    if merchant_id is None:
-        order = await orders.get_public(conn, request.order_id)
-    else:
-        order = await orders.get(conn, merchant_id, request.order_id)
-    instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
-    if order.status == "paid":
-        raise errors.BadRequest("Order already paid")
-    # Pipeline mode: BEGIN travels with the INSERT instead of costing a round trip of its own.
-    async with conn.pipeline(), conn.transaction():
-        return await insert(conn, order, instrument, config)
+    order_id = ids.require("order", request.order_id, orders.NOT_FOUND)
+    try:
+        instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
+    except errors.GatewayError:
+        # The contract's order puts an unknown order (404) before a bad method or card (400);
+        # the order is looked up by the insert itself, so only a refusal pays for a lookup.
+        if merchant_id is None:
+            await orders.get_public(conn, order_id)
+        else:
+            await orders.get(conn, merchant_id, order_id)
+        raise
+    return await insert(conn, merchant_id, order_id, instrument, config)
+
+
+# One statement, so one round trip and its own transaction: find the order (the caller's, or any
+# on the public path) → insert the payment unless the order is paid → its payment.created and
+# payment.pending events with their bodies (db/migrations/0010) → a delivery log per event if the
+# merchant has a webhook URL → the processing job at created_at + delay → one delivery job for
+# the logs, in emission order. Data-modifying CTEs always run to completion; all of it commits or
+# none does. The jobs are the rows procrastinate's own defer function inserts.
+_INSERT = f"""
+WITH o AS (
+    SELECT o.id, o.merchant_id, o.amount, o.currency, o.status, m.webhook_url IS NOT NULL AS hooked
+    FROM orders o JOIN merchants m ON m.id = o.merchant_id
+    WHERE o.id = %(order_id)s AND (%(m)s::uuid IS NULL OR o.merchant_id = %(m)s)
+), p AS (
+    INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network,
+        card_last4)
+    SELECT %(id)s, o.id, o.merchant_id, o.amount, o.currency, %(method)s, %(vpa)s, %(network)s,
+        %(last4)s
+    FROM o WHERE o.status <> 'paid'
+    RETURNING *
+), e AS (
+    INSERT INTO events (id, merchant_id, type, resource_id, payload)
+    SELECT ev.id, p.merchant_id, ev.type, p.id,
+        gateway_payment_event(ev.type, %(ts)s, ROW(p.*)::payments)
+    FROM p, unnest(%(event_ids)s::text[], %(types)s::text[]) WITH ORDINALITY AS ev(id, type, n)
+    ORDER BY ev.n
+    RETURNING id, merchant_id, type, resource_id, payload
+), l AS (
+    INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)
+    SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload
+    FROM e JOIN unnest(%(event_ids)s::text[]) WITH ORDINALITY AS ev(id, n) ON ev.id = e.id
+    WHERE (SELECT hooked FROM o)
+    ORDER BY ev.n
+    RETURNING id, event_id
+), process AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
+    SELECT %(queue)s, %(task)s, jsonb_build_object('payment_id', p.id), p.created_at + %(delay)s
+    FROM p
+), deliver AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args)
+    SELECT %(deliver_queue)s, %(deliver_task)s,
+        jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
+    FROM l JOIN unnest(%(event_ids)s::text[]) WITH ORDINALITY AS ev(id, n) ON ev.id = l.event_id
+    HAVING count(*) > 0
+)
+SELECT o.status AS order_status, {", ".join("p." + name for name in COLUMNS.split(", "))}
+FROM o LEFT JOIN p ON true
+"""
+
+CREATED_EVENTS = ["payment.created", "payment.pending"]
 
 
 async def insert(
     conn: db.Conn,
-    order: orders.Order,
+    merchant_id: uuid.UUID | None,
+    order_id: str,
     instrument: instruments.Instrument,
     config: settings.Settings,
 ) -> Payment:
-    """Payment row, payment.created + payment.pending, and the processing job: call inside
-    the caller's transaction so that all of them exist or none does."""
+    """Record a validated payment with its events, delivery logs and jobs. Inside a caller's
+    transaction it is part of that transaction; alone, it is one."""
     card = instrument.card
-    payment = await db.returning(
+    row = await db.fetch_one(
         conn,
-        Payment,
-        "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa,"
-        " card_network, card_last4) VALUES (%(id)s, %(order_id)s, %(m)s, %(amount)s,"
-        f" %(currency)s, %(method)s, %(vpa)s, %(network)s, %(last4)s) RETURNING {COLUMNS}",
+        _INSERT,
         {
+            "order_id": order_id,
+            "m": merchant_id,
             "id": ids.payment(),
-            "order_id": order.id,
-            "m": order.merchant_id,
-            "amount": order.amount,
-            "currency": order.currency,
             "method": instrument.method,
             "vpa": instrument.vpa,
             "network": card.network if card else None,
             "last4": card.last4 if card else None,
+            "ts": int(time.time()),
+            "event_ids": [ids.event() for _ in CREATED_EVENTS],
+            "types": CREATED_EVENTS,
+            "queue": jobs_queue.QUEUES[jobs_queue.TASK_PROCESS_PAYMENT],
+            "task": jobs_queue.TASK_PROCESS_PAYMENT,
+            "delay": bank.payment_delay(config),
+            "deliver_queue": jobs_queue.QUEUES[jobs_queue.TASK_DELIVER_WEBHOOK],
+            "deliver_task": jobs_queue.TASK_DELIVER_WEBHOOK,
         },
     )
-    data = {"payment": payment.out()}
-    await events.emit_many(
-        conn,
-        payment.merchant_id,
-        payment.id,
-        [("payment.created", data), ("payment.pending", data)],
-    )
-    await jobs_queue.defer(
-        conn,
-        jobs_queue.TASK_PROCESS_PAYMENT,
-        schedule_at=payment.created_at + bank.payment_delay(config),
-        payment_id=payment.id,
-    )
-    return payment
+    if row is None:
+        raise errors.NotFound(orders.NOT_FOUND)
+    if row["id"] is None:
+        raise errors.BadRequest("Order already paid")
+    return db.load(Payment, row)
 
 
 async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import db, instruments, orders, payments, settings
+from gateway import db, instruments, payments, settings
 from tests import processes
 from tests.conftest import DATABASE_URL, assert_error
 from tests.helpers import VISA, card_body, new_order, new_payment
@@ -59,12 +59,13 @@ async def test_a_transaction_failing_after_the_insert_leaves_nothing(
     config: settings.Settings,
 ) -> None:
     order_id = await new_order(client, auth)
-    order = await orders.get(conn, merchant.id, order_id)
     instrument = instruments.Instrument("upi", vpa="a@bank")
     created: list[payments.Payment] = []
     with pytest.raises(RuntimeError, match="boom"):
         async with conn.transaction():
-            created.append(await payments.insert(conn, order, instrument, config))
+            created.append(
+                await payments.insert(conn, merchant.id, order_id, instrument, config)
+            )
             raise RuntimeError("boom")
     pid = created[0].id
     assert await db.fetch_one(conn, "SELECT 1 FROM payments WHERE id = %(id)s", {"id": pid}) is None

@@ -15,9 +15,6 @@ from gateway import cache, db, deps, idempotency, merchants
 
 Conn = deps.Conn
 Config = deps.Config
-pool = deps.pool
-config = deps.config
-redis = deps.redis
 
 
 def json_bytes(data: Any) -> bytes:
@@ -104,7 +101,7 @@ async def creation(
             idempotency.check_key(idempotency_key),
             idempotency.fingerprint(request.method, request.url.path, await request.body()),
         )
-    return Creation(conn, redis(request), attempt, config.idempotency_lease_seconds)
+    return Creation(conn, deps.redis_of(request), attempt, config.idempotency_lease_seconds)
 
 
 Create = Annotated[Creation, Depends(creation)]
