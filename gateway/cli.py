@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -116,6 +118,35 @@ def _web_commands(config: settings.Settings) -> list[list[str]]:
     ]
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn that makes a child get SIGTERM when this process dies, even by SIGKILL.
+
+    Children have process groups of their own (see _supervise), so nothing else would stop them
+    if the supervisor were killed outright: they would keep serving, holding the ports and the
+    database, with no parent. Linux only (prctl); elsewhere children behave as before.
+
+    A preexec_fn runs Python between fork and exec, which is safe only in a process without other
+    threads: the supervisor has none (asyncio.run joins its executor's threads before returning).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    # Looked up before fork: the child should do as little as possible between fork and exec.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        # The supervisor may have died between fork and prctl; then no signal would ever come.
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def _supervise(commands: list[list[str]], config: settings.Settings) -> int:
     """Run the commands as children until Ctrl-C/SIGTERM or until one exits; then stop all."""
     stopping = False
@@ -129,9 +160,16 @@ def _supervise(commands: list[list[str]], config: settings.Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     # Each child gets its own process group, so a terminal's Ctrl-C reaches only this process,
     # which then sends exactly one SIGTERM to each. (A second signal makes uvicorn drop
-    # in-flight requests instead of finishing them.) Fixed argv lists of our own interpreter
-    # and modules; nothing comes from input.
-    children = [subprocess.Popen(argv, process_group=0) for argv in commands]  # noqa: S603
+    # in-flight requests instead of finishing them.) Own groups also mean nothing stops the
+    # children if this process is SIGKILLed, hence the parent-death signal. The kernel sends it
+    # only once this process is gone, and a normal stop waits for every child first, so a child
+    # never gets it on top of our SIGTERM. Fixed argv lists of our own interpreter and modules;
+    # nothing comes from input.
+    preexec = _die_with_this_process()
+    children = [
+        subprocess.Popen(argv, process_group=0, preexec_fn=preexec)  # noqa: S603
+        for argv in commands
+    ]
     print(
         f"gateway: API http://localhost:{config.api_port}  dashboard"
         f" http://localhost:{config.dashboard_port}  checkout"
