@@ -1,13 +1,17 @@
 """`gateway run` as an operator's process: whatever way it stops, it leaves nothing of its own
-running. Real processes throughout, found through Linux /proc."""
+running, the embedded PostgreSQL it may start included. Real processes throughout, found through
+Linux /proc."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -124,6 +128,9 @@ def start_run(env: dict[str, str], log: Path) -> Run:
             },
             stdout=out,
             stderr=subprocess.STDOUT,
+            # A group of its own, as a shell gives a job: Ctrl-C can then be sent the way a
+            # terminal sends it, to the whole foreground group.
+            process_group=0,
         )
     return Run(process, f"http://127.0.0.1:{ports['API']}", ports, log)
 
@@ -183,3 +190,105 @@ def test_sigkilled_gateway_run_takes_its_children_with_it(
     # Gone means stopped serving, not merely re-parented somewhere.
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{run.api}/health", timeout=1)
+
+
+def postmaster(pgdata: Path) -> Proc:
+    return Proc.of(int((pgdata / "postmaster.pid").read_text().split()[0]))
+
+
+@pytest.fixture
+def pgdata() -> Iterator[Path]:
+    """A data directory for an embedded server of the test's own, never the developer's .pgdata.
+
+    Under /tmp rather than pytest's tmp_path: run as root, pgserver opens every parent of the
+    data directory to its `pgserver` user, and pytest's base directory should stay private.
+    """
+    if importlib.util.find_spec("pgserver") is None:
+        pytest.fail("pgserver is not installed; `make install` installs the embedded extra")
+    base = Path(tempfile.mkdtemp(prefix="gateway-pgdata-"))
+    yield base / "pgdata"
+    pid_file = base / "pgdata" / "postmaster.pid"
+    if pid_file.exists():  # a server a failed test left running
+        pid = int(pid_file.read_text().split()[0])
+        start = _start_time(pid)
+        if start is not None:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)  # postgres' fast shutdown
+            kill_leftovers(wait_gone([Proc(pid, start)]))
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def embedded_env(pgdata: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "GATEWAY_DATABASE_URL"}}
+    return {**env, "GATEWAY_EMBEDDED_PGDATA": str(pgdata)}
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl-c"])
+def test_embedded_postgres_started_by_run_stops_with_it(
+    stop: str, runs: list[Run], pgdata: Path, tmp_path: Path
+) -> None:
+    run = start_run(embedded_env(pgdata), tmp_path / "run.log")
+    runs.append(run)
+    run.wait_healthy()
+    assert f"started an embedded PostgreSQL in {pgdata}" in run.output()
+    server = postmaster(pgdata)
+    backends = children(server.pid)
+    kids = children(run.process.pid)
+    assert len(kids) == 5  # API, dashboard, checkout, worker, and the server's reaper
+
+    if stop == "sigterm":
+        run.process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(run.process.pid, signal.SIGINT)
+    assert run.process.wait(timeout=60) == 0, run.output()
+    # gateway run waits for the server to stop before it exits.
+    assert not [p for p in [*kids, server, *backends] if p.alive()], run.output()
+    # A clean shutdown, not a kill: postgres removes its pid file last.
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+def test_embedded_postgres_stops_when_run_is_sigkilled(
+    runs: list[Run], pgdata: Path, tmp_path: Path
+) -> None:
+    run = start_run(embedded_env(pgdata), tmp_path / "run.log")
+    runs.append(run)
+    run.wait_healthy()
+    server = postmaster(pgdata)
+    backends = children(server.pid)
+    kids = children(run.process.pid)
+    assert len(kids) == 5  # API, dashboard, checkout, worker, and the server's reaper
+
+    run.process.kill()
+    run.process.wait()
+    survivors = wait_gone([*kids, server, *backends], seconds=30)
+    assert not survivors, f"outlived a SIGKILLed gateway run: {survivors}\n{run.output()}"
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+def test_embedded_postgres_run_did_not_start_is_left_running(
+    runs: list[Run], pgdata: Path, tmp_path: Path
+) -> None:
+    # Started the way a Python shell or another tool would, and left running by it.
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pgserver; pgserver.get_server(sys.argv[1], cleanup_mode=None)",
+            str(pgdata),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    server = postmaster(pgdata)
+
+    run = start_run(embedded_env(pgdata), tmp_path / "run.log")
+    runs.append(run)
+    run.wait_healthy()
+    assert "this run did not start it and leaves it running" in run.output()
+    assert len(children(run.process.pid)) == 4  # no reaper
+
+    run.process.send_signal(signal.SIGTERM)
+    assert run.process.wait(timeout=60) == 0, run.output()
+    assert server.alive()
