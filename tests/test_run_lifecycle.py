@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 GATEWAY = Path(sys.executable).parent / "gateway"
-READY_SECONDS = 60  # the machine is shared; a cold start of four processes can be slow
+READY_SECONDS = 120  # a bound, not a wait: a cold start (initdb included) on a busy machine is slow
 GONE_SECONDS = 10
 
 
@@ -98,6 +98,13 @@ class Run:
     api: str
     ports: dict[str, str]
     log: Path
+    seen: list[Proc] = field(default_factory=list)
+
+    def children(self) -> list[Proc]:
+        """Its children now, remembered so that a failing test's leftovers can be killed."""
+        kids = children(self.process.pid)
+        self.seen.extend(kids)
+        return kids
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
@@ -136,16 +143,16 @@ def start_run(env: dict[str, str], log: Path) -> Run:
 
 
 @pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[Run]]:
+def runs() -> Iterator[list[Run]]:
     """Started runs; whatever a failing test leaves behind is killed, children included."""
     started: list[Run] = []
     yield started
     for run in started:
-        leftovers = children(run.process.pid) if run.process.poll() is None else []
         if run.process.poll() is None:
+            run.children()
             run.process.kill()
             run.process.wait()
-        kill_leftovers(leftovers)
+        kill_leftovers(run.seen)
 
 
 @pytest.fixture
@@ -165,7 +172,7 @@ def test_gateway_run_serves_health_and_sigterm_stops_every_child(
     for name in ("DASHBOARD", "CHECKOUT"):
         r = httpx.get(f"http://127.0.0.1:{run.ports[name]}/", timeout=2)
         assert r.status_code < 500, name
-    kids = children(run.process.pid)
+    kids = run.children()
     assert len(kids) == 4  # API, dashboard, checkout, worker
 
     run.process.send_signal(signal.SIGTERM)
@@ -179,13 +186,12 @@ def test_sigkilled_gateway_run_takes_its_children_with_it(
     run = start_run({**os.environ, "DATABASE_URL": fresh_database}, tmp_path / "run.log")
     runs.append(run)
     run.wait_healthy()
-    kids = children(run.process.pid)
+    kids = run.children()
     assert len(kids) == 4  # API, dashboard, checkout, worker
 
     run.process.kill()
     run.process.wait()
     survivors = wait_gone(kids)
-    kill_leftovers(survivors)
     assert not survivors, f"orphans outlived a SIGKILLed gateway run: {survivors}"
     # Gone means stopped serving, not merely re-parented somewhere.
     with pytest.raises(httpx.ConnectError):
@@ -233,7 +239,7 @@ def test_embedded_postgres_started_by_run_stops_with_it(
     assert f"started an embedded PostgreSQL in {pgdata}" in run.output()
     server = postmaster(pgdata)
     backends = children(server.pid)
-    kids = children(run.process.pid)
+    kids = run.children()
     assert len(kids) == 5  # API, dashboard, checkout, worker, and the server's reaper
 
     if stop == "sigterm":
@@ -255,7 +261,7 @@ def test_embedded_postgres_stops_when_run_is_sigkilled(
     run.wait_healthy()
     server = postmaster(pgdata)
     backends = children(server.pid)
-    kids = children(run.process.pid)
+    kids = run.children()
     assert len(kids) == 5  # API, dashboard, checkout, worker, and the server's reaper
 
     run.process.kill()
@@ -287,7 +293,7 @@ def test_embedded_postgres_run_did_not_start_is_left_running(
     runs.append(run)
     run.wait_healthy()
     assert "this run did not start it and leaves it running" in run.output()
-    assert len(children(run.process.pid)) == 4  # no reaper
+    assert len(run.children()) == 4  # no reaper
 
     run.process.send_signal(signal.SIGTERM)
     assert run.process.wait(timeout=60) == 0, run.output()
