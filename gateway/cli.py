@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -96,13 +96,22 @@ def _resolve_database_url() -> None:
     settings.get.cache_clear()
 
 
+def redact_url(url: str) -> str:
+    """`url` without what may hold a password: the userinfo (`redis://:pw@host`) becomes ***
+    and the query (`?password=pw`) is dropped. Start-up output ends up in shared logs."""
+    parts = urlsplit(url)
+    _, at, host = parts.netloc.rpartition("@")
+    netloc = f"***@{host}" if at else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _warn_without_redis(config: settings.Settings) -> None:
     parts = urlsplit(config.redis_url)
     if parts.scheme.startswith("redis") and not _port_open(
         parts.hostname or "127.0.0.1", parts.port or 6379
     ):
         print(
-            f"gateway: Redis not reachable at {config.redis_url}; running without it"
+            f"gateway: Redis not reachable at {redact_url(config.redis_url)}; running without it"
             " (idempotency falls back to PostgreSQL, rate limits are off)",
             file=sys.stderr,
         )
