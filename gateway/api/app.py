@@ -142,7 +142,15 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
             "RateLimit-Reset",
         ],
     )
-    app.add_middleware(middleware.RequestContext, max_body=config.max_body_bytes)
+    # Cache-Control: no-store always, demo included: its responses hold credentials too, and one
+    # behaviour in both modes is one behaviour tested. HSTS only in production, which is served
+    # over HTTPS (browsers ignore it over plain HTTP anyway).
+    headers = (
+        (middleware.NO_STORE, middleware.HSTS) if config.production else (middleware.NO_STORE,)
+    )
+    app.add_middleware(
+        middleware.RequestContext, max_body=config.max_body_bytes, security_headers=headers
+    )
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(payments.router)

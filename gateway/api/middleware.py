@@ -48,12 +48,30 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(status_code=413, detail="Request body too large")
 
 
-class RequestContext:
-    """Request id, body-size cap, the last-resort 500, one access-log line per request."""
+# Every API response: private ones carry credentials and merchant data, and no shared or
+# browser cache may keep them. Added here, in the middleware every response already passes
+# through, rather than in a middleware layer of its own: the hot path gains a list append.
+NO_STORE = (b"cache-control", b"no-store")
+# Production only (see api/app.py): a year, subdomains included. In the demo it would pin a
+# developer's `localhost` to HTTPS in any browser that honoured it.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+
+class RequestContext:
+    """Request id, body-size cap, the last-resort 500, one access-log line per request, and the
+    headers every response carries (`security_headers`). Appended unconditionally: no API route
+    sets Cache-Control or HSTS itself, and a scan of every response's headers for them would
+    cost more than the rest of this function's header work."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int,
+        security_headers: tuple[tuple[bytes, bytes], ...] = (NO_STORE,),
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.security_headers = security_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,6 +92,7 @@ class RequestContext:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
+                    *self.security_headers,
                 ]
             await send(message)
 
