@@ -11,7 +11,7 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway import cache, db, deps, idempotency, merchants
+from gateway import cache, db, deps, idempotency, keys, merchants
 
 Conn = deps.Conn
 Config = deps.Config
@@ -102,7 +102,12 @@ async def creation(
         attempt = idempotency.Attempt(
             merchant.id,
             idempotency.check_key(idempotency_key),
-            idempotency.fingerprint(request.method, request.url.path, await request.body()),
+            idempotency.fingerprint(
+                keys.derive(config, idempotency.FINGERPRINT_PURPOSE),
+                request.method,
+                request.url.path,
+                await request.body(),
+            ),
         )
     return Creation(conn, redis(request), attempt, config.idempotency_lease_seconds)
 
