@@ -13,6 +13,7 @@ import pytest
 
 from gateway import ratelimit, settings
 from gateway.api import app as app_module
+from gateway.api import middleware
 from tests.conftest import assert_error
 from tests.helpers import UNREACHABLE_REDIS, app_client, new_order
 
@@ -167,3 +168,16 @@ def test_refusals_kept_in_process_are_bounded_and_expire() -> None:
     gone = ratelimit.Bucket("auth-failures:10.0.0.9", 3, "x")
     refusals.remember(gone, ratelimit.Decision(False, 3, 0, 0, 0, "x"))
     assert refusals.get(gone) is None  # its time has already come
+
+
+@pytest.mark.parametrize(
+    ("host", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+    ],
+)
+def test_an_ipv6_host_is_counted_by_its_64(host: str, counted_as: str) -> None:
+    assert middleware.client_address({"client": (host, 1)}) == counted_as

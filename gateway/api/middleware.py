@@ -4,6 +4,7 @@ on the public endpoints; on private ones after authentication, never on a key al
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -119,8 +120,22 @@ class RequestContext:
 
 
 def client_address(scope: Scope) -> str:
+    """Who a per-address limit counts: the client's IPv4 address, or its IPv6 /64 (one host
+    commonly holds a whole /64, so counting single IPv6 addresses would hand an attacker 2^64
+    fresh allowances)."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    if not client:
+        return "unknown"
+    host = str(client[0])
+    if ":" not in host:
+        return host
+    try:
+        address = ipaddress.IPv6Address(host)
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 def bucket(scope: Scope, public: int) -> ratelimit.Bucket | None:
