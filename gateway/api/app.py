@@ -125,6 +125,9 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         middleware.RateLimit,
         per_key_limit=config.rate_limit_per_minute,
         public_limit=config.public_rate_limit_per_minute,
+        # A failed authentication is a request from an address that has not shown who it is,
+        # the same allowance as the public endpoints (a setting of its own can come later).
+        auth_failure_limit=config.public_rate_limit_per_minute,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -140,6 +143,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
             "RateLimit-Limit",
             "RateLimit-Remaining",
             "RateLimit-Reset",
+            "RateLimit-Policy",
         ],
     )
     # Cache-Control: no-store always, demo included: its responses hold credentials too, and one
