@@ -122,7 +122,9 @@ def client() -> httpx.AsyncClient:
         transport=urls.Transport(limits=limits),
         follow_redirects=False,
         timeout=httpx.Timeout(TIMEOUT_SECONDS),
-        headers={"User-Agent": "gateway-webhooks/1.0"},
+        # A receiver's answer is only a debugging aid: ask for it unencoded, and never decode
+        # one that comes encoded anyway (a few hundred gzip bytes can inflate to gigabytes).
+        headers={"User-Agent": "gateway-webhooks/1.0", "Accept-Encoding": "identity"},
         trust_env=False,
     )
 
@@ -190,15 +192,19 @@ def _category(error: httpx.HTTPError) -> str:
 
 
 async def _read_head(response: httpx.Response) -> str:
+    """The first characters of the answer as stored text. Raw bytes, capped before anything is
+    kept: the body is never decoded (decompressed), whatever Content-Encoding says."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= READ_LIMIT:
             break
     text = b"".join(chunks)[:READ_LIMIT].decode("utf-8", errors="replace")
-    return text[: deliveries.RESPONSE_BODY_CHARS]
+    # PostgreSQL text cannot hold NUL: one in the answer made recording the attempt fail, and
+    # the delivery was never recorded nor retried.
+    return text.replace("\x00", "\ufffd")[: deliveries.RESPONSE_BODY_CHARS]
 
 
 async def send(http: httpx.AsyncClient, claim_: Claim, *, allow_private: bool) -> Outcome:
@@ -217,7 +223,7 @@ async def send(http: httpx.AsyncClient, claim_: Claim, *, allow_private: bool) -
                 "POST",
                 target.url,
                 content=claim_.payload,
-                headers=headers,
+                headers={**headers, "Accept-Encoding": "identity"},
                 extensions={urls.TARGET_EXTENSION: target},
             )
             response = await http.send(request, stream=True)

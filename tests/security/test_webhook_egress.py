@@ -11,6 +11,7 @@ import gzip
 import os
 import threading
 import time
+import tracemalloc
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -372,3 +373,51 @@ async def test_transport_errors_are_stored_as_categories_not_exception_text(
     # TLS to a plain HTTP server: the handshake fails.
     tls = await attempts.send(http, _claim(f"https://127.0.0.1:{server.port}/"), allow_private=True)
     assert tls.body == "tls: the TLS handshake or certificate check failed"
+
+
+# High 3: hostile answers ------------------------------------------------------------------------
+
+
+async def test_a_double_gzip_bomb_answer_is_never_decompressed(
+    server: LocalServer, http: httpx.AsyncClient
+) -> None:
+    assert len(BOMB) < 4096
+    claim = _claim(f"http://127.0.0.1:{server.port}/bomb")
+    tracemalloc.start()
+    try:
+        outcome = await attempts.send(http, claim, allow_private=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The inflated answer is 64 MiB; reading a capped head of raw bytes needs a few hundred KB.
+    assert peak < 4 * 1024 * 1024, f"one attempt allocated {peak / 2**20:.0f} MiB"
+    assert outcome.ok and outcome.body is not None
+    assert len(outcome.body) <= 2048
+    assert server.seen[0].headers["accept-encoding"] == "identity"
+
+
+async def test_an_answer_with_nul_bytes_is_recorded_and_retried(
+    server: LocalServer,
+    http: httpx.AsyncClient,
+    pool: db.Pool,
+    conn: db.Conn,
+    merchant: merchants.Merchant,
+    config: settings.Settings,
+) -> None:
+    log_id = await _log_for(conn, merchant, f"http://127.0.0.1:{server.port}/nul")
+    try:
+        status = await attempts.deliver(pool, http, log_id, 0, 0, config)
+        row = await _row(conn, log_id)
+        retry = await db.fetch_one(
+            conn,
+            "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'deliver_webhook'"
+            " AND args->>'log_id' = %(id)s AND (args->>'attempt')::int = 1",
+            {"id": str(log_id)},
+        )
+    finally:
+        await _retire(conn, merchant)
+    assert status == "pending"
+    assert row["attempts"] == 1 and row["status"] == "pending"
+    assert row["response_code"] == 500 and row["next_retry_at"] is not None
+    assert row["response_body"] == "bad\ufffdanswer\ufffd"
+    assert retry is not None and retry["n"] == 1
