@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from gateway import db, errors, events, merchants, settings
-from gateway.webhooks import attempts, signing, urls
+from gateway.webhooks import attempts, signing, urls, verify
 from tests import helpers
 from tests.conftest import assert_error
 
@@ -421,3 +421,35 @@ async def test_an_answer_with_nul_bytes_is_recorded_and_retried(
     assert row["response_code"] == 500 and row["next_retry_at"] is not None
     assert row["response_body"] == "bad\ufffdanswer\ufffd"
     assert retry is not None and retry["n"] == 1
+
+
+# Medium: replayable legacy signature ------------------------------------------------------------
+
+MONTH_AGO = int(time.time()) - 30 * 86400
+
+
+def _captured() -> tuple[bytes, dict[str, str]]:
+    """A webhook an attacker recorded 30 days ago, headers exactly as we sent them."""
+    body = signing.payload_bytes("payment.success", MONTH_AGO, {"payment": {"id": "pay_1"}})
+    return body, signing.headers("evt_old", MONTH_AGO, body, SECRET)
+
+
+def test_a_month_old_webhook_replayed_with_only_the_legacy_header_is_refused() -> None:
+    body, headers = _captured()
+    legacy_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
+    with pytest.raises(verify.WebhookVerificationError) as caught:
+        verify.verify(body, legacy_only, SECRET)
+    assert caught.value.reason == "missing_signature"
+    assert "allow_legacy" in str(caught.value)
+    # A sender without the Standard Webhooks headers can still be verified, on request.
+    assert verify.verify(body, legacy_only, SECRET, allow_legacy=True)["event"] == (
+        "payment.success"
+    )
+
+
+def test_a_month_old_webhook_replayed_with_its_standard_headers_is_refused() -> None:
+    body, headers = _captured()
+    for allow_legacy in (False, True):
+        with pytest.raises(verify.WebhookVerificationError) as caught:
+            verify.verify(body, headers, SECRET, allow_legacy=allow_legacy)
+        assert caught.value.reason == "stale_timestamp"
