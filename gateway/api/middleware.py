@@ -10,10 +10,9 @@ import re
 import time
 
 import orjson
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import errors, ids, ratelimit
+from gateway import asgi, errors, ids, ratelimit
 
 log = logging.getLogger("gateway.api")
 access = logging.getLogger("gateway.access")
@@ -41,19 +40,18 @@ async def send_error(
     await send({"type": "http.response.body", "body": orjson.dumps(error.body(request_id))})
 
 
-class _BodyTooLarge(StarletteHTTPException):
-    """Raised from receive(); FastAPI re-raises HTTPExceptions met while reading a body."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=413, detail="Request body too large")
+async def _too_large(scope: Scope, send: Send) -> None:
+    """The body cap's refusal: the envelope, with the request id RequestContext set."""
+    request_id = scope.get("state", {}).get("request_id")
+    await send_error(send, errors.PayloadTooLarge(), request_id)
 
 
 class RequestContext:
     """Request id, body-size cap, the last-resort 500, one access-log line per request."""
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
-        self.app = app
-        self.max_body = max_body
+        # The cap runs inside the context, so its 413 carries the request id and is logged.
+        self.app = asgi.BodyLimit(app, max_body, reject=_too_large)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,26 +75,8 @@ class RequestContext:
                 ]
             await send(message)
 
-        received = 0
-
-        async def capped_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge()
-            return message
-
         try:
-            length = headers.get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                await send_error(send_with_id, errors.PayloadTooLarge(), request_id)
-            else:
-                await self.app(scope, capped_receive, send_with_id)
-        except _BodyTooLarge:
-            if not status_holder["started"]:
-                await send_error(send_with_id, errors.PayloadTooLarge(), request_id)
+            await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error (request_id=%s)", request_id)
             if not status_holder["started"]:
