@@ -1,9 +1,8 @@
-"""Merchants: the seeded test merchant, creation, API-key authentication, passwords."""
+"""Merchants: the seeded test merchant, creation, API-key authentication, dashboard login."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import uuid
@@ -12,7 +11,7 @@ from datetime import datetime
 
 import psycopg
 
-from gateway import db, errors, ids
+from gateway import db, errors, ids, passwords
 
 TEST_MERCHANT_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 TEST_MERCHANT_NAME = "Test Merchant"
@@ -46,27 +45,6 @@ COLUMNS = db.columns(Merchant)
 def new_webhook_secret() -> str:
     """`whsec_` + base64 of 32 random bytes: the Standard Webhooks key shape."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
-
-
-# Checked when no merchant (or no password) matches, so a miss costs the same scrypt run as a
-# wrong password and response times do not reveal which emails are registered.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-
-
-def check_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt_b64, digest_b64 = stored.split("$", 2)
-    digest = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1, dklen=32
-    )
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
 async def seed(conn: db.Conn) -> None:
@@ -104,7 +82,7 @@ async def create(conn: db.Conn, *, name: str, email: str, password: str | None =
                     "email": email.strip().lower(),
                     "key": "key_test_" + ids.random_string(16),
                     "secret": "secret_test_" + ids.random_string(32),
-                    "pw": hash_password(password) if password else None,
+                    "pw": await passwords.hash(password) if password else None,
                     "whsec": new_webhook_secret(),
                 },
             )
@@ -135,14 +113,24 @@ async def check_login(
 ) -> Merchant | None:
     """The active merchant these dashboard credentials belong to, else None (the caller shows
     one message for every failure). In demo mode the seeded test merchant, which has no
-    password, is let in with any password; otherwise every password is checked."""
+    password, is let in with any password; otherwise every password is checked.
+
+    Every failure costs one scrypt run at the current cost (unknown emails included), off the
+    event loop. A hash made at an older cost is replaced once the password has matched."""
     merchant = await get_by_email(conn, email) if email.strip() else None
     if merchant is not None and merchant.is_test_merchant and demo_mode:
         return merchant if merchant.is_active else None
-    stored = merchant.password_hash if merchant and merchant.password_hash else _DUMMY_HASH
-    ok = check_password(password, stored)
-    if merchant is None or not merchant.password_hash or not ok or not merchant.is_active:
+    stored = merchant.password_hash if merchant else None
+    ok = await passwords.verify(password, stored)
+    if merchant is None or stored is None or not ok or not merchant.is_active:
         return None
+    if passwords.needs_rehash(stored):
+        # Guarded on the old hash: a password changed meanwhile is never overwritten.
+        await conn.execute(
+            "UPDATE merchants SET password_hash = %(new)s, updated_at = now()"
+            " WHERE id = %(id)s AND password_hash = %(old)s",
+            {"id": merchant.id, "old": stored, "new": await passwords.hash(password)},
+        )
     return merchant
 
 
