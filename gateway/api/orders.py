@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from gateway import orders
-from gateway.api import deps
-from gateway.api.pages import PageOut
+from gateway.api import deps, pages
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -85,13 +84,13 @@ async def create_order(
     )
 
 
-@router.get("", response_model=PageOut[OrderOut])
+@router.get("", response_model=pages.PageOut[OrderOut])
 async def list_orders(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: Annotated[int, Query()] = 10,
-    offset: Annotated[int, Query()] = 0,
-    status: Annotated[str | None, Query()] = None,
+    limit: pages.Limit = 10,
+    offset: pages.Offset = 0,
+    status: Annotated[str | None, pages.one_of(orders.STATUSES)] = None,
 ) -> Response:
     page = await orders.list_(conn, merchant.id, status=status, limit=limit, offset=offset)
     return deps.json_response(200, page.out())

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway import instruments, payments
-from gateway.api import deps
-from gateway.api.pages import PageOut
+from gateway.api import deps, pages
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 
@@ -115,14 +114,14 @@ async def create_payment_public(
     return deps.json_response(201, payment.out())
 
 
-@router.get("", response_model=PageOut[PaymentOut])
+@router.get("", response_model=pages.PageOut[PaymentOut])
 async def list_payments(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: Annotated[int, Query()] = 10,
-    offset: Annotated[int, Query()] = 0,
-    status: Annotated[str | None, Query()] = None,
-    method: Annotated[str | None, Query()] = None,
+    limit: pages.Limit = 10,
+    offset: pages.Offset = 0,
+    status: Annotated[str | None, pages.one_of(payments.STATUSES)] = None,
+    method: Annotated[str | None, pages.one_of(payments.METHODS)] = None,
 ) -> Response:
     page = await payments.list_(
         conn, merchant.id, status=status, method=method, limit=limit, offset=offset

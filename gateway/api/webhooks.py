@@ -9,8 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from gateway import events, merchants
-from gateway.api import deps
-from gateway.api.pages import PageOut
+from gateway.api import deps, openapi, pages
 from gateway.webhooks import deliveries, urls
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -60,15 +59,17 @@ def _config_out(merchant: merchants.Merchant) -> dict[str, object]:
     }
 
 
-@router.get("", response_model=PageOut[WebhookLogOut])
+@router.get("", response_model=pages.PageOut[WebhookLogOut])
 async def list_webhooks(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: Annotated[int, Query()] = 10,
-    offset: Annotated[int, Query()] = 0,
-    status: Annotated[str | None, Query()] = None,
-    event: Annotated[str | None, Query()] = None,
-    resource_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: pages.Limit = 10,
+    offset: pages.Offset = 0,
+    status: Annotated[str | None, pages.one_of(deliveries.STATUSES)] = None,
+    event: Annotated[str | None, pages.one_of(events.TYPES)] = None,
+    resource_id: Annotated[
+        str | None, Query(max_length=64, json_schema_extra={"pattern": openapi.NO_NUL})
+    ] = None,
 ) -> Response:
     page = await deliveries.list_(
         conn,
