@@ -4,15 +4,20 @@ whatever breaks a stated rule still gets the contract's envelope, not FastAPI's 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 
-from gateway import errors, idempotency, orders, payments, refunds
+from gateway import errors, idempotency, instruments, orders, payments, refunds
 from gateway.api import deps
-from gateway.webhooks import deliveries
+from gateway.api import orders as orders_api
+from gateway.api import payments as payments_api
+from gateway.api import webhooks as webhooks_api
+from gateway.webhooks import deliveries, urls
 from tests.conftest import assert_error
 
 
@@ -146,6 +151,101 @@ async def test_an_undeclared_idempotency_key_is_still_the_domains_400(
     )
     body = assert_error(r, 400, "BAD_REQUEST_ERROR")
     assert "Idempotency-Key" in body["error"]["description"]
+
+
+def test_order_body_states_its_bounds(document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["OrderCreate"]["properties"]
+    assert (schema["amount"]["minimum"], schema["amount"]["maximum"]) == (100, 10**12)
+    assert schema["notes"]["maxProperties"] == orders_api.MAX_NOTES
+    assert schema["notes"]["propertyNames"]["maxLength"] == orders_api.MAX_NOTE_KEY
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [{}, {"k": "v"}, {"k" * 64: "v" * 512}, {"k" * 65: 1}, {"k": "v" * 513},
+     {"n": 2**53}, {"n": -(2**53) - 1}, {"b": True, "z": None}, {"f": 1.5}, {"l": [1]},
+     {"o": {}}, {f"k{i}": i for i in range(16)}],
+)  # fmt: skip
+def test_notes_schema_is_the_validator(notes: dict[str, Any]) -> None:
+    declared = jsonschema_rs.validator_for(orders_api.NOTES_SCHEMA).is_valid(notes)
+    try:
+        orders_api.OrderCreate(amount=1000, notes=notes)
+    except ValueError:
+        accepted = False
+    else:
+        accepted = True
+    assert declared == accepted
+
+
+def test_payment_body_requires_order_and_method_and_states_the_method_rules(
+    document: dict[str, Any],
+) -> None:
+    schema = document["components"]["schemas"]["PaymentCreate"]
+    assert schema["required"] == ["order_id", "method"]
+    assert schema["properties"]["method"]["enum"] == list(payments.METHODS)
+    upi, card = schema["allOf"]
+    assert upi["if"]["properties"]["method"] == {"const": "upi"}
+    assert upi["then"]["properties"]["vpa"]["pattern"] == payments_api.VPA
+    assert card["if"]["properties"]["method"] == {"const": "card"}
+
+
+@pytest.mark.parametrize(
+    "vpa", ["user@okbank", "a.b_c-d@x1", "user@ok.bank", "@bank", "user@", "user@bank\n", "ü@b"]
+)
+def test_vpa_pattern_is_the_domains(vpa: str) -> None:
+    declared = re.fullmatch(payments_api.VPA, vpa) is not None
+    assert declared == _accepts(instruments.check_vpa, vpa)
+
+
+_LONG_AGO = dt.date(2000, 1, 1)  # so that only the shape of an expiry matters
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", " 4111111111111111 ",
+     "411111111111", "4111111111111111111111", "", "4111x1111", "\uff14111111111111111"],
+)  # fmt: skip
+def test_card_number_pattern_is_the_domains_shape(number: str) -> None:
+    # Every well-shaped sample has a valid Luhn check digit, the one rule no pattern can state.
+    declared = re.fullmatch(payments_api.CARD_NUMBER, number) is not None
+    assert declared == _accepts(instruments.check_card, number, "12", "30", "123", _LONG_AGO)
+
+
+@pytest.mark.parametrize(
+    ("month", "year"),
+    [("12", "30"), ("1", "2030"), (" 01 ", " 30 "), ("0", "30"), ("13", "30"), ("00012", "30"),
+     ("1", "3"), ("1", "203"), ("1", "20300"), ("a", "30"), ("\u0661", "30"), ("", "30")],
+)  # fmt: skip
+def test_expiry_patterns_are_the_domains(month: str, year: str) -> None:
+    declared = (
+        re.fullmatch(payments_api.EXPIRY_MONTH, month) is not None
+        and re.fullmatch(payments_api.EXPIRY_YEAR, year) is not None
+    )
+    assert declared == (re.fullmatch(payments_api.CARD_EXPIRY, f"{month}/{year}") is not None)
+    assert declared == _accepts(
+        instruments.check_card, "4111111111111111", month, year, "123", _LONG_AGO
+    )
+
+
+@pytest.mark.parametrize("cvv", ["123", "1234", " 123 ", "12", "12345", "12a", ""])
+def test_cvv_pattern_is_the_domains(cvv: str) -> None:
+    declared = re.fullmatch(payments_api.CVV, cvv) is not None
+    assert declared == _accepts(
+        instruments.check_card, "4111111111111111", "12", "30", cvv, _LONG_AGO
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/hook", "HTTP://example.com", "  http://example.com  ", "", "   ",
+     "http://", "ftp://example.com", "example.com", "http//example.com", "javascript:alert(1)"],
+)  # fmt: skip
+def test_webhook_url_pattern_admits_every_url_the_syntax_check_takes(url: str) -> None:
+    # The pattern is the scheme rule only: a URL it allows may still lack a host, and outside
+    # test mode it must resolve to a public address, so it is a superset of what is saved.
+    declared = re.fullmatch(webhooks_api.WEBHOOK_URL, url) is not None
+    saved = not url.strip() or _accepts(urls.check_syntax, url.strip())
+    assert declared or not saved
 
 
 def test_every_operation_documents_its_errors_with_the_envelope(document: dict[str, Any]) -> None:

@@ -18,7 +18,9 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     amount: StrictInt = Field(gt=0, le=10**12, description="Integer paise, more than 0")
-    reason: StrictStr | None = Field(None, max_length=255)
+    reason: StrictStr | None = Field(
+        None, max_length=255, json_schema_extra={"pattern": openapi.NO_NUL}
+    )
 
 
 class RefundOut(BaseModel):
@@ -26,7 +28,7 @@ class RefundOut(BaseModel):
     payment_id: str
     amount: int
     reason: str | None
-    status: str
+    status: str = Field(json_schema_extra={"enum": list(refunds.STATUSES)})
     created_at: str
     processed_at: str | None
 
