@@ -220,6 +220,10 @@ async def stats(conn: db.Conn, merchant_id: uuid.UUID) -> Stats:
 async def capture(
     conn: db.Conn, merchant_id: uuid.UUID, payment_id: str, amount: int | None
 ) -> Payment:
+    """Capture the whole of a successful payment, once. A payment with any refund is no
+    longer capturable: the money captured would include what was already given back. The
+    guard is in the UPDATE, so a refund committing first (it locks the row and raises
+    amount_refunded) makes this capture fail instead of racing it."""
     current = await get(conn, merchant_id, payment_id)
     if amount is not None and amount != current.amount:
         raise errors.BadRequest("Capture amount must equal the payment amount")
@@ -228,7 +232,7 @@ async def capture(
         Payment,
         "UPDATE payments SET captured = true, updated_at = now()"
         " WHERE id = %(id)s AND merchant_id = %(m)s AND status = 'success' AND NOT captured"
-        f" RETURNING {COLUMNS}",
+        f" AND amount_refunded = 0 RETURNING {COLUMNS}",
         {"id": payment_id, "m": merchant_id},
     )
     if captured is None:
