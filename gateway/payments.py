@@ -72,6 +72,23 @@ class Payment:
         )
         return body
 
+    def public(self) -> dict[str, Any]:
+        """What anyone holding the payment id may read (the checkout page polls it without
+        credentials): its state and outcome. No payer details (VPA, card network and last four),
+        nothing the merchant did afterwards (capture, refunds)."""
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "method": self.method,
+            "error_code": self.error_code,
+            "error_description": self.error_description,
+            "created_at": serialize.timestamp(self.created_at),
+            "updated_at": serialize.timestamp(self.updated_at),
+        }
+
     @property
     def refundable_amount(self) -> int:
         return self.amount - self.amount_refunded

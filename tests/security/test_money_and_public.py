@@ -10,7 +10,7 @@ import httpx
 
 from gateway import db, settings
 from tests.conftest import assert_error
-from tests.helpers import successful_payment
+from tests.helpers import card_body, new_order, successful_payment
 
 NOT_CAPTURABLE = "Payment not in capturable state"
 CHECKOUT_CONFIG = "/api/v1/checkout/config"
@@ -73,3 +73,41 @@ async def test_refunds_of_success_payments_still_work_captured_or_not(
         f"/api/v1/payments/{captured['id']}/refunds", json={"amount": 2_000}, headers=auth
     )
     assert r.status_code == 201, r.text
+
+
+# ---- 2. the public payment view ----
+
+
+async def test_public_payment_view_shows_no_payer_details(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    vpa = "asha.private@okbank"
+    order_id = await new_order(client, auth)
+    upi = await client.post(
+        "/api/v1/payments/public", json={"order_id": order_id, "method": "upi", "vpa": vpa}
+    )
+    assert upi.status_code == 201, upi.text
+    card = await client.post("/api/v1/payments/public", json=card_body(order_id))
+    assert card.status_code == 201, card.text
+
+    for created in (upi.json(), card.json()):
+        r = await client.get(f"/api/v1/payments/{created['id']}/public")
+        assert r.status_code == 200, r.text
+        view = r.json()
+        assert set(view) == PUBLIC_PAYMENT_FIELDS, view
+        assert view["id"] == created["id"] and view["order_id"] == order_id
+        assert view["status"] == "pending" and view["amount"] == 50000
+        assert vpa not in r.text and "1111" not in r.text and "visa" not in r.text
+
+
+async def test_public_payment_creation_answers_the_contracts_payment(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    # A decision, not an attack: POST /payments/public keeps the contract's "201 payment". It
+    # echoes only what the payer just typed, and holds nothing of the merchant's.
+    order_id = await new_order(client, auth)
+    r = await client.post(
+        "/api/v1/payments/public", json={"order_id": order_id, "method": "upi", "vpa": "a@bank"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["vpa"] == "a@bank" and "merchant_id" not in r.json()
