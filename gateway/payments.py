@@ -102,13 +102,15 @@ async def create(
     merchant_id: uuid.UUID | None,
     request: instruments.PaymentRequest,
     config: settings.Settings,
+    *,
+    key: str | None = None,
 ) -> Payment:
     """Validate and record a payment. `merchant_id=None` is the public checkout path: the
-    merchant is the order's."""
+    merchant is the order's (an active one's, and the owner of `key` when the page names one)."""
     if not request.order_id:
         raise errors.BadRequest("order_id is required")
     if merchant_id is None:
-        order = await orders.get_public(conn, request.order_id)
+        order = await orders.get_public(conn, request.order_id, key)
     else:
         order = await orders.get(conn, merchant_id, request.order_id)
     instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
@@ -173,13 +175,19 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment
     )
 
 
-async def get_public(conn: db.Conn, payment_id: str) -> Payment:
-    """Any merchant's payment, by id alone: the checkout page polls it unauthenticated."""
+async def get_public(conn: db.Conn, payment_id: str, key: str | None = None) -> Payment:
+    """Any merchant's payment by id alone (the checkout page polls it unauthenticated; answer
+    it with `.public()`), or only the merchant's whose publishable `key` the page was opened
+    with. A deactivated merchant's payment still answers: its payer must learn the outcome."""
+    if key is not None and orders.KEY_SHAPE.fullmatch(key) is None:
+        raise errors.NotFound(NOT_FOUND)
     return await db.get(
         conn,
         Payment,
-        f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s",
-        {"id": ids.require("pay", payment_id, NOT_FOUND)},
+        f"SELECT {db.columns(Payment, 'p')} FROM payments p JOIN merchants m"
+        " ON m.id = p.merchant_id"
+        " WHERE p.id = %(id)s AND (%(key)s::text IS NULL OR m.api_key = %(key)s)",
+        {"id": ids.require("pay", payment_id, NOT_FOUND), "key": key},
         missing=NOT_FOUND,
     )
 

@@ -75,6 +75,14 @@ class PaymentPublicOut(BaseModel):
     updated_at: str
 
 
+# The publishable key the checkout was opened with (the SDK's `key`): binds the request to that
+# merchant's orders. Absent on the contract's direct /checkout?order_id=… link.
+CheckoutKey = Annotated[
+    str | None,
+    Query(max_length=255, description="Publishable API key; only that merchant's orders answer"),
+]
+
+
 class CaptureIn(BaseModel):
     amount: StrictInt | None = None
 
@@ -127,9 +135,9 @@ async def create_payment(
 # and nothing else has happened to it yet, so it tells them nothing they did not send.
 @router.post("/public", status_code=201, response_model=PaymentOut)
 async def create_payment_public(
-    body: PaymentCreate, conn: deps.Conn, config: deps.Config
+    body: PaymentCreate, conn: deps.Conn, config: deps.Config, key: CheckoutKey = None
 ) -> Response:
-    payment = await payments.create(conn, None, _request(body), config)
+    payment = await payments.create(conn, None, _request(body), config, key=key or None)
     return deps.json_response(201, payment.out())
 
 
@@ -154,8 +162,9 @@ async def get_payment(payment_id: str, conn: deps.Conn, merchant: deps.Merchant)
 
 
 @router.get("/{payment_id}/public", response_model=PaymentPublicOut)
-async def get_payment_public(payment_id: str, conn: deps.Conn) -> Response:
-    return deps.json_response(200, (await payments.get_public(conn, payment_id)).public())
+async def get_payment_public(payment_id: str, conn: deps.Conn, key: CheckoutKey = None) -> Response:
+    payment = await payments.get_public(conn, payment_id, key or None)
+    return deps.json_response(200, payment.public())
 
 
 @router.post("/{payment_id}/capture", response_model=PaymentOut)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from gateway import db, settings
+from gateway import db, merchants, settings
 from tests.conftest import assert_error
 from tests.helpers import card_body, new_order, successful_payment
 
@@ -111,3 +111,64 @@ async def test_public_payment_creation_answers_the_contracts_payment(
     )
     assert r.status_code == 201, r.text
     assert r.json()["vpa"] == "a@bank" and "merchant_id" not in r.json()
+
+
+# ---- 3. a deactivated merchant's checkout ----
+
+
+async def test_public_payment_on_a_deactivated_merchants_order_is_refused(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    merchant: merchants.Merchant,
+) -> None:
+    order_id = await new_order(client, auth)
+    await conn.execute(
+        "UPDATE merchants SET is_active = false WHERE id = %(id)s", {"id": merchant.id}
+    )
+    r = await client.post(
+        "/api/v1/payments/public", json={"order_id": order_id, "method": "upi", "vpa": "a@bank"}
+    )
+    assert_error(r, 404, "NOT_FOUND_ERROR")
+    r = await client.post("/api/v1/payments/public", json=card_body(order_id))
+    assert_error(r, 404, "NOT_FOUND_ERROR")
+    assert await _payment_count(conn, order_id) == 0
+    # The checkout page sees it as it sees an unknown order.
+    unknown = await client.get("/api/v1/orders/order_0000000000000000/public")
+    r = await client.get(f"/api/v1/orders/{order_id}/public")
+    assert_error(r, 404, "NOT_FOUND_ERROR")
+    assert r.json()["error"] == unknown.json()["error"]
+
+
+# ---- 4. a checkout bound to the merchant's key ----
+
+
+async def test_another_merchants_key_cannot_open_or_pay_an_order(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    other_auth: dict[str, str],
+    conn: db.Conn,
+) -> None:
+    order_id = await new_order(client, auth)
+    mine, theirs = auth["X-Api-Key"], other_auth["X-Api-Key"]
+    body = {"order_id": order_id, "method": "upi", "vpa": "a@bank"}
+    unknown = (await client.get("/api/v1/orders/order_0000000000000000/public")).json()
+
+    for key in (theirs, "key_test_doesnotexist000", "key with spaces"):
+        r = await client.get(f"/api/v1/orders/{order_id}/public", params={"key": key})
+        assert_error(r, 404, "NOT_FOUND_ERROR")
+        assert r.json() == unknown
+        r = await client.post("/api/v1/payments/public", params={"key": key}, json=body)
+        assert_error(r, 404, "NOT_FOUND_ERROR")
+    assert await _payment_count(conn, order_id) == 0
+
+    r = await client.get(f"/api/v1/orders/{order_id}/public", params={"key": mine})
+    assert r.status_code == 200 and r.json()["id"] == order_id
+    created = await client.post("/api/v1/payments/public", params={"key": mine}, json=body)
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/payments/{created.json()['id']}/public"
+    assert_error(await client.get(url, params={"key": theirs}), 404, "NOT_FOUND_ERROR")
+    assert (await client.get(url, params={"key": mine})).status_code == 200
+    # The contract's direct link carries no key and keeps working.
+    assert (await client.get(url)).status_code == 200
+    assert (await client.get(f"/api/v1/orders/{order_id}/public")).status_code == 200
