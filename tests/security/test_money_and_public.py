@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
-from gateway import db, merchants, settings
+from gateway import db, errors, merchants, settings
 from tests.conftest import assert_error
 from tests.helpers import card_body, new_order, successful_payment
 
@@ -172,3 +173,70 @@ async def test_another_merchants_key_cannot_open_or_pay_an_order(
     # The contract's direct link carries no key and keeps working.
     assert (await client.get(url)).status_code == 200
     assert (await client.get(f"/api/v1/orders/{order_id}/public")).status_code == 200
+
+
+# ---- 4. the merchant's allowed checkout origins ----
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "*",
+        "https://*.shop.example",
+        "https://shop.example/pay",
+        "https://shop.example?x=1",
+        "https://shop.example#top",
+        "https://user:pw@shop.example",
+        "https://shop.example; script-src *",
+        "https://shop.example 'unsafe-inline'",
+        " https://shop.example",
+        "javascript:alert(1)",
+        "ftp://shop.example",
+        "null",
+        "shop.example",
+        "https://",
+        "https://shöp.example",
+        "https://shop.example:99999",
+    ],
+)
+async def test_checkout_origins_must_be_exact_origins(
+    client: httpx.AsyncClient, auth: dict[str, str], origin: str
+) -> None:
+    r = await client.put(CHECKOUT_CONFIG, json={"allowed_origins": [origin]}, headers=auth)
+    assert_error(r, 400, "BAD_REQUEST_ERROR")
+    assert (await client.get(CHECKOUT_CONFIG, headers=auth)).json() == {"allowed_origins": []}
+
+
+async def test_checkout_origins_are_normalised_and_need_credentials(
+    client: httpx.AsyncClient, auth: dict[str, str], other_auth: dict[str, str]
+) -> None:
+    body = {
+        "allowed_origins": [
+            "HTTPS://Shop.Example:443/",
+            "http://localhost:8080",
+            "https://shop.example",
+            "http://[::1]:3000",
+        ]
+    }
+    assert_error(await client.put(CHECKOUT_CONFIG, json=body), 401, "AUTHENTICATION_ERROR")
+    r = await client.put(CHECKOUT_CONFIG, json=body, headers=auth)
+    assert r.status_code == 200, r.text
+    expected = ["https://shop.example", "http://localhost:8080", "http://[::1]:3000"]
+    assert r.json() == {"allowed_origins": expected}
+    assert (await client.get(CHECKOUT_CONFIG, headers=auth)).json()["allowed_origins"] == expected
+    # Another merchant's configuration is its own.
+    assert (await client.get(CHECKOUT_CONFIG, headers=other_auth)).json()["allowed_origins"] == []
+    too_many = {"allowed_origins": [f"https://s{i}.example" for i in range(21)]}
+    assert_error(
+        await client.put(CHECKOUT_CONFIG, json=too_many, headers=auth), 400, "BAD_REQUEST_ERROR"
+    )
+    r = await client.put(CHECKOUT_CONFIG, json={"allowed_origins": []}, headers=auth)
+    assert r.json() == {"allowed_origins": []}
+
+
+def test_production_takes_https_origins_only() -> None:
+    with pytest.raises(errors.BadRequest, match="https"):
+        merchants.checkout_origin("http://shop.example", production=True)
+    assert merchants.checkout_origin("https://shop.example", production=True) == (
+        "https://shop.example"
+    )
