@@ -132,6 +132,17 @@ async def get_public(conn: db.Conn, order_id: str, key: str | None = None) -> Or
     )
 
 
+async def checkout_origins(conn: db.Conn, order_id: str, key: str | None) -> list[str] | None:
+    """The origins the order's merchant lets embed its checkout ([] = none configured), or None
+    when the checkout could not show this order at all (see get_public)."""
+    try:
+        params = _checkout_params(order_id, key)
+    except errors.NotFound:
+        return None
+    row = await db.fetch_one(conn, f"SELECT m.checkout_origins {_CHECKOUT_ORDER}", params)
+    return None if row is None else list(row["checkout_origins"])
+
+
 async def list_(
     conn: db.Conn, merchant_id: uuid.UUID, *, status: str | None, limit: int, offset: int
 ) -> pagination.Page[Order]:

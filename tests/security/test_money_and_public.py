@@ -4,12 +4,16 @@ to the merchant's key and allowed origins."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway import db, errors, merchants, settings
+from gateway.checkout import app as checkout_app
 from tests.conftest import assert_error
 from tests.helpers import card_body, new_order, successful_payment
 
@@ -240,3 +244,94 @@ def test_production_takes_https_origins_only() -> None:
     assert merchants.checkout_origin("https://shop.example", production=True) == (
         "https://shop.example"
     )
+
+
+# ---- 4. the hosted page: framed by, and posting to, allowed origins only ----
+
+
+@contextlib.asynccontextmanager
+async def _checkout(config: settings.Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = checkout_app.create_app(config)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+async def _page(
+    config: settings.Settings, order_id: str, **query: str
+) -> tuple[str, str, dict[str, str]]:
+    """(frame-ancestors, the page's HTML, its meta tags) of one checkout page view."""
+    async with _checkout(config) as c:
+        r = await c.get("/checkout", params={"order_id": order_id, **query})
+    assert r.status_code == 200, r.text
+    ancestors = re.search(r"frame-ancestors ([^;]*)", r.headers["content-security-policy"])
+    assert ancestors is not None
+    metas = dict(re.findall(r'<meta name="(gateway-[a-z-]+)" content="([^"]*)">', r.text))
+    return ancestors.group(1), r.text, metas
+
+
+SHOP = "https://shop.example"
+EVIL = "https://evil.example"
+
+
+async def test_checkout_is_framed_only_by_and_posts_only_to_allowed_origins(
+    client: httpx.AsyncClient, auth: dict[str, str], config: settings.Settings
+) -> None:
+    order_id = await new_order(client, auth)
+    allowed = {"allowed_origins": [SHOP, "https://m.shop.example"]}
+    assert (await client.put(CHECKOUT_CONFIG, json=allowed, headers=auth)).status_code == 200
+    key = auth["X-Api-Key"]
+
+    embedded = {"embedded": "true", "key": key}
+    ancestors, _, metas = await _page(config, order_id, **embedded, parent_origin=SHOP)
+    assert ancestors == f"{SHOP} https://m.shop.example"
+    assert metas.get("gateway-parent-origin") == SHOP and "gateway-embedding" not in metas
+
+    # A page on another origin names itself (or nothing) as the parent: nothing is posted to
+    # it, the page refuses to run, and the browser would not frame it anyway.
+    for parent in ({"parent_origin": EVIL}, {"parent_origin": "*"}, {}):
+        ancestors, text, metas = await _page(config, order_id, **embedded, **parent)
+        assert ancestors == f"{SHOP} https://m.shop.example" and EVIL not in ancestors
+        assert "gateway-parent-origin" not in metas and EVIL not in text
+        assert metas.get("gateway-embedding") == "refused"
+
+    # The contract's direct visit still renders, and is framed by nobody else either.
+    ancestors, _, metas = await _page(config, order_id)
+    assert ancestors == f"{SHOP} https://m.shop.example"
+    assert set(metas) == {"gateway-api-url"}
+
+
+async def test_without_configured_origins_demo_embeds_anywhere_and_production_nowhere(
+    client: httpx.AsyncClient, auth: dict[str, str], config: settings.Settings
+) -> None:
+    order_id = await new_order(client, auth)
+    query = {"embedded": "true", "key": auth["X-Api-Key"], "parent_origin": EVIL}
+    ancestors, _, metas = await _page(config, order_id, **query)
+    assert ancestors == "*" and metas.get("gateway-parent-origin") == EVIL
+
+    production = config.model_copy(update={"env": "production", "test_mode": False})
+    assert production.production
+    ancestors, _, metas = await _page(production, order_id, **query)
+    assert ancestors == "'none'" and "gateway-parent-origin" not in metas
+    assert metas.get("gateway-embedding") == "refused"
+    ancestors, _, metas = await _page(production, order_id)
+    assert ancestors == "'none'" and set(metas) == {"gateway-api-url"}
+
+
+async def test_checkout_page_with_another_merchants_key_uses_no_ones_origins(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    other_auth: dict[str, str],
+    config: settings.Settings,
+) -> None:
+    # Merchant B allows its own site; B's key with A's order must not let B's site frame A's
+    # checkout (nor receive its results).
+    order_a = await new_order(client, auth)
+    r = await client.put(CHECKOUT_CONFIG, json={"allowed_origins": [EVIL]}, headers=other_auth)
+    assert r.status_code == 200
+    await client.put(CHECKOUT_CONFIG, json={"allowed_origins": [SHOP]}, headers=auth)
+    query = {"embedded": "true", "key": other_auth["X-Api-Key"], "parent_origin": EVIL}
+    production = config.model_copy(update={"env": "production", "test_mode": False})
+    ancestors, _, metas = await _page(production, order_a, **query)
+    assert EVIL not in ancestors and "gateway-parent-origin" not in metas
