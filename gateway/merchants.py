@@ -268,9 +268,9 @@ async def set_checkout_origins(
 ) -> CheckoutConfig:
     """Replace the merchant's allowed checkout origins (normalised, duplicates dropped, order
     kept); an empty list clears them."""
-    normalised = list(dict.fromkeys(checkout_origin(o, production=production) for o in origins))
-    if len(normalised) > MAX_CHECKOUT_ORIGINS:
+    if len(origins) > MAX_CHECKOUT_ORIGINS:
         raise errors.BadRequest(f"At most {MAX_CHECKOUT_ORIGINS} checkout origins")
+    normalised = list(dict.fromkeys(checkout_origin(o, production=production) for o in origins))
     return await db.get(
         conn,
         CheckoutConfig,
