@@ -29,6 +29,7 @@ INFRASTRUCTURE = {
     "gateway.serialize",
     "gateway.ratelimit",
     "gateway.queue",
+    "gateway.keys",
 }
 APPS = ("gateway.api", "gateway.dashboard", "gateway.checkout")
 JOBS = "gateway.jobs"

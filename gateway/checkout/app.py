@@ -30,8 +30,9 @@ import psycopg
 import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import db, deps, errors, merchants, orders, settings
+from gateway import db, deps, errors, ids, merchants, orders, settings
 
 log = logging.getLogger("gateway.checkout")
 
@@ -105,8 +106,10 @@ def page_headers(public_api_url: str, frame_ancestors: str = "*") -> dict[str, s
 
 
 async def _origins(request: Request, order_id: str, key: str | None) -> list[str] | None:
-    if not order_id:
-        return None
+    try:
+        ids.require("order", order_id, orders.NOT_FOUND)
+    except errors.NotFound:
+        return None  # an id that cannot exist costs no connection
     try:
         async with deps.pool(request).connection() as conn:
             return await orders.checkout_origins(conn, order_id, key)
@@ -115,6 +118,29 @@ async def _origins(request: Request, order_id: str, key: str | None) -> list[str
         # falls back to the no-origins policy, which in production allows no site.
         log.warning("database unavailable for the checkout page: %s", type(error).__name__)
         return None
+
+
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class StrictTransport:
+    """HSTS on every response, 404s included (pure ASGI: one list append per response). Only
+    in production, which is served over HTTPS; the demo runs on plain localhost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), HSTS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
 
 
 def create_app(config: settings.Settings | None = None) -> FastAPI:
@@ -140,6 +166,8 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Checkout", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
+    if config.production:
+        app.add_middleware(StrictTransport)
     api_url = config.public_api_url.rstrip("/")
 
     def asset(name: str, media_type: str, extra: dict[str, str] | None = None) -> Response:
