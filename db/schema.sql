@@ -27,7 +27,10 @@ CREATE TABLE merchants (
     updated_at timestamptz NOT NULL DEFAULT now(),
     -- After a rotation the old secret keeps signing alongside the new one until it expires (24 h).
     previous_webhook_secret text,
-    previous_webhook_secret_expires_at timestamptz
+    previous_webhook_secret_expires_at timestamptz,
+    -- Origins allowed to embed this merchant's checkout and receive its results (0009); empty =
+    -- any origin in the demo, none in production.
+    checkout_origins text[] NOT NULL DEFAULT '{}' CHECK (cardinality(checkout_origins) <= 20)
 );
 
 CREATE TABLE orders (

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -176,5 +180,90 @@ async def rotate_webhook_secret(conn: db.Conn, merchant_id: uuid.UUID) -> Mercha
         " webhook_secret = %(new)s, updated_at = now() WHERE id = %(id)s"
         f" RETURNING {COLUMNS}",
         {"id": merchant_id, "new": new_webhook_secret()},
+        missing="Merchant not found",
+    )
+
+
+# Where a merchant's hosted checkout may be embedded and may post its results (postMessage).
+MAX_CHECKOUT_ORIGINS = 20
+_HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class CheckoutConfig:
+    allowed_origins: list[str]
+
+    def out(self) -> dict[str, Any]:
+        return {"allowed_origins": list(self.allowed_origins)}
+
+
+def checkout_origin(value: str, *, production: bool) -> str:
+    """`value` spelled as a browser spells an origin (`https://shop.example`, `http://localhost:8080`),
+    or BAD_REQUEST_ERROR saying why not. Exactly an origin: the same string goes into a CSP
+    `frame-ancestors` list and is compared with postMessage origins, so a path, a wildcard, a
+    credential or a stray space (which would splice another CSP directive) is refused rather
+    than interpreted. Production takes https only: results posted to a plain-http page can be
+    read or forged on the way."""
+    problem = f"{value!r} is not an origin like https://shop.example"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise errors.BadRequest(problem) from None
+    host = parts.hostname or ""
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or value != value.strip()
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+        or port == 0
+    ):
+        raise errors.BadRequest(problem)
+    if host.startswith("[") or ":" in host:
+        # IPv6 (urlsplit strips the brackets): only a valid address, written back bracketed.
+        try:
+            host = "[" + ipaddress.IPv6Address(host.strip("[]")).compressed + "]"
+        except ValueError:
+            raise errors.BadRequest(problem) from None
+    elif not _HOST.fullmatch(host):
+        # Non-ASCII names must be given in their xn-- form, as browsers report them.
+        raise errors.BadRequest(problem)
+    if production and parts.scheme != "https":
+        raise errors.BadRequest(f"{value!r}: checkout origins must use https in production")
+    netloc = host if port in (None, _DEFAULT_PORTS[parts.scheme]) else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+async def checkout_config(conn: db.Conn, merchant_id: uuid.UUID) -> CheckoutConfig:
+    return await db.get(
+        conn,
+        CheckoutConfig,
+        "SELECT checkout_origins AS allowed_origins FROM merchants WHERE id = %(id)s",
+        {"id": merchant_id},
+        missing="Merchant not found",
+    )
+
+
+async def set_checkout_origins(
+    conn: db.Conn, merchant_id: uuid.UUID, origins: list[str], *, production: bool
+) -> CheckoutConfig:
+    """Replace the merchant's allowed checkout origins (normalised, duplicates dropped, order
+    kept); an empty list clears them."""
+    if len(origins) > MAX_CHECKOUT_ORIGINS:
+        raise errors.BadRequest(f"At most {MAX_CHECKOUT_ORIGINS} checkout origins")
+    normalised = list(dict.fromkeys(checkout_origin(o, production=production) for o in origins))
+    return await db.get(
+        conn,
+        CheckoutConfig,
+        "UPDATE merchants SET checkout_origins = %(origins)s, updated_at = now()"
+        " WHERE id = %(id)s RETURNING checkout_origins AS allowed_origins",
+        {"id": merchant_id, "origins": normalised},
         missing="Merchant not found",
     )

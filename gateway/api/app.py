@@ -17,7 +17,17 @@ from starlette.routing import compile_path
 
 from gateway import cache, db, errors, logs, ratelimit, settings
 from gateway import queue as queue_module
-from gateway.api import health, middleware, openapi, orders, payments, refunds, testing, webhooks
+from gateway.api import (
+    checkout_config,
+    health,
+    middleware,
+    openapi,
+    orders,
+    payments,
+    refunds,
+    testing,
+    webhooks,
+)
 from gateway.api.deps import json_response
 
 log = logging.getLogger("gateway.api")
@@ -183,6 +193,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(refunds.router)
     app.include_router(webhooks.router)
+    app.include_router(checkout_config.router)
     if config.test_endpoints:
         app.include_router(testing.router)
     return app

@@ -127,5 +127,13 @@ async def get_order(order_id: str, conn: deps.Conn, merchant: deps.Merchant) -> 
 
 
 @router.get("/{order_id}/public", response_model=OrderPublicOut)
-async def get_order_public(order_id: str, conn: deps.Conn) -> Response:
-    return deps.json_response(200, (await orders.get_public(conn, order_id)).public())
+async def get_order_public(
+    order_id: str,
+    conn: deps.Conn,
+    key: Annotated[
+        str | None,
+        Query(max_length=255, description="Publishable API key; only that merchant's orders"),
+    ] = None,
+) -> Response:
+    """404 as for an unknown order when the merchant is deactivated or `key` is not theirs."""
+    return deps.json_response(200, (await orders.get_public(conn, order_id, key or None)).public())

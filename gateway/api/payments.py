@@ -135,6 +135,29 @@ class PaymentOut(BaseModel):
     updated_at: str
 
 
+class PaymentPublicOut(BaseModel):
+    """The unauthenticated view the checkout page polls: state and outcome, no payer details."""
+
+    id: str
+    order_id: str
+    status: str
+    amount: int
+    currency: str
+    method: str
+    error_code: str | None
+    error_description: str | None
+    created_at: str
+    updated_at: str
+
+
+# The publishable key the checkout was opened with (the SDK's `key`): binds the request to that
+# merchant's orders. Absent on the contract's direct /checkout?order_id=… link.
+CheckoutKey = Annotated[
+    str | None,
+    Query(max_length=255, description="Publishable API key; only that merchant's orders answer"),
+]
+
+
 class CaptureIn(BaseModel):
     # Stated, not enforced: the payment is looked up first (404), then the amount compared (400).
     amount: StrictInt | None = Field(
@@ -187,11 +210,14 @@ async def create_payment(
     return await creation.created(lambda: payments.create(conn, merchant.id, request, config))
 
 
+# The whole payment, as the contract's "201 payment" says, not the public view: the caller has
+# just typed every payer detail in it (the VPA, the card whose network and last four it shows)
+# and nothing else has happened to it yet, so it tells them nothing they did not send.
 @router.post("/public", status_code=201, response_model=PaymentOut)
 async def create_payment_public(
-    body: PaymentCreate, conn: deps.Conn, config: deps.Config
+    body: PaymentCreate, conn: deps.Conn, config: deps.Config, key: CheckoutKey = None
 ) -> Response:
-    payment = await payments.create(conn, None, _request(body), config)
+    payment = await payments.create(conn, None, _request(body), config, key=key or None)
     return deps.json_response(201, payment.out())
 
 
@@ -215,9 +241,10 @@ async def get_payment(payment_id: str, conn: deps.Conn, merchant: deps.Merchant)
     return deps.json_response(200, (await payments.get(conn, merchant.id, payment_id)).out())
 
 
-@router.get("/{payment_id}/public", response_model=PaymentOut)
-async def get_payment_public(payment_id: str, conn: deps.Conn) -> Response:
-    return deps.json_response(200, (await payments.get_public(conn, payment_id)).out())
+@router.get("/{payment_id}/public", response_model=PaymentPublicOut)
+async def get_payment_public(payment_id: str, conn: deps.Conn, key: CheckoutKey = None) -> Response:
+    payment = await payments.get_public(conn, payment_id, key or None)
+    return deps.json_response(200, payment.public())
 
 
 @router.post("/{payment_id}/capture", response_model=PaymentOut)
