@@ -27,7 +27,10 @@ CREATE TABLE merchants (
     updated_at timestamptz NOT NULL DEFAULT now(),
     -- After a rotation the old secret keeps signing alongside the new one until it expires (24 h).
     previous_webhook_secret text,
-    previous_webhook_secret_expires_at timestamptz
+    previous_webhook_secret_expires_at timestamptz,
+    -- Origins allowed to embed this merchant's checkout and receive its results (0009); empty =
+    -- any origin in the demo, none in production.
+    checkout_origins text[] NOT NULL DEFAULT '{}' CHECK (cardinality(checkout_origins) <= 20)
 );
 
 CREATE TABLE orders (
@@ -168,6 +171,18 @@ CREATE TABLE dashboard_sessions (
 
 CREATE INDEX dashboard_sessions_expires_idx ON dashboard_sessions (expires_at);
 CREATE INDEX dashboard_sessions_merchant_idx ON dashboard_sessions (merchant_id);
+
+-- Dashboard login throttling (0008): failed-login counters per client address, per account (the
+-- email as typed) and per trusted device, keyed by an HMAC of what they count. In PostgreSQL so
+-- the limit holds across processes and with Redis down.
+CREATE TABLE login_attempts (
+    bucket text PRIMARY KEY CHECK (bucket ~ '^(address|account|device):[0-9a-f]{64}$'),
+    failures integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    blocked_until timestamptz,
+    expires_at timestamptz NOT NULL
+);
+
+CREATE INDEX login_attempts_expires_idx ON login_attempts (expires_at);
 
 -- 0010: payment webhook bodies rendered by PostgreSQL (the one-statement create and process).
 -- ISO-8601 UTC with a Z at second precision (truncated), as serialize.timestamp.

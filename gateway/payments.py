@@ -73,6 +73,23 @@ class Payment:
         )
         return body
 
+    def public(self) -> dict[str, Any]:
+        """What anyone holding the payment id may read (the checkout page polls it without
+        credentials): its state and outcome. No payer details (VPA, card network and last four),
+        nothing the merchant did afterwards (capture, refunds)."""
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "method": self.method,
+            "error_code": self.error_code,
+            "error_description": self.error_description,
+            "created_at": serialize.timestamp(self.created_at),
+            "updated_at": serialize.timestamp(self.updated_at),
+        }
+
     @property
     def refundable_amount(self) -> int:
         return self.amount - self.amount_refunded
@@ -86,36 +103,41 @@ async def create(
     merchant_id: uuid.UUID | None,
     request: instruments.PaymentRequest,
     config: settings.Settings,
+    *,
+    key: str | None = None,
 ) -> Payment:
     """Validate and record a payment. `merchant_id=None` is the public checkout path: the
-    merchant is the order's."""
+    merchant is the order's (an active one's, and the owner of `key` when the page names one)."""
     if not request.order_id:
         raise errors.BadRequest("order_id is required")
     order_id = ids.require("order", request.order_id, orders.NOT_FOUND)
+    params = orders.checkout_params(order_id, key) if merchant_id is None else {}
     try:
         instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
     except errors.GatewayError:
         # The contract's order puts an unknown order (404) before a bad method or card (400);
         # the order is looked up by the insert itself, so only a refusal pays for a lookup.
         if merchant_id is None:
-            await orders.get_public(conn, order_id)
+            await orders.get_public(conn, order_id, key)
         else:
             await orders.get(conn, merchant_id, order_id)
         raise
-    return await insert(conn, merchant_id, order_id, instrument, config)
+    return await insert(conn, merchant_id, order_id, instrument, config, key=params.get("key"))
 
 
-# One statement, so one round trip and its own transaction: find the order (the caller's, or any
-# on the public path) → insert the payment unless the order is paid → its payment.created and
-# payment.pending events with their bodies (db/migrations/0010) → a delivery log per event if the
-# merchant has a webhook URL → the processing job at created_at + delay → one delivery job for
-# the logs, in emission order. Data-modifying CTEs always run to completion; all of it commits or
-# none does. The jobs are the rows procrastinate's own defer function inserts.
-_INSERT = f"""
+def _insert_statement(order_condition: str) -> str:
+    """One statement, so one round trip and its own transaction: find the order → insert the
+    payment unless the order is paid → its payment.created and payment.pending events with their
+    bodies (rendered by db/migrations/0010) → a delivery log per event if the merchant has a
+    webhook URL → the processing job at created_at + delay → one delivery job for the logs, in
+    emission order. Data-modifying CTEs always run to completion: all of it commits or none
+    does. The job rows are the ones procrastinate's own defer function inserts."""
+    columns = ", ".join("p." + name for name in COLUMNS.split(", "))
+    return f"""
 WITH o AS (
     SELECT o.id, o.merchant_id, o.amount, o.currency, o.status, m.webhook_url IS NOT NULL AS hooked
     FROM orders o JOIN merchants m ON m.id = o.merchant_id
-    WHERE o.id = %(order_id)s AND (%(m)s::uuid IS NULL OR o.merchant_id = %(m)s)
+    WHERE o.id = %(order_id)s AND {order_condition}
 ), p AS (
     INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network,
         card_last4)
@@ -123,17 +145,18 @@ WITH o AS (
         %(last4)s
     FROM o WHERE o.status <> 'paid'
     RETURNING *
+), ev (n, id, type) AS (
+    VALUES (1, %(e1)s, 'payment.created'), (2, %(e2)s, 'payment.pending')
 ), e AS (
     INSERT INTO events (id, merchant_id, type, resource_id, payload)
     SELECT ev.id, p.merchant_id, ev.type, p.id,
         gateway_payment_event(ev.type, %(ts)s, ROW(p.*)::payments)
-    FROM p, unnest(%(event_ids)s::text[], %(types)s::text[]) WITH ORDINALITY AS ev(id, type, n)
-    ORDER BY ev.n
+    FROM p, ev ORDER BY ev.n
     RETURNING id, merchant_id, type, resource_id, payload
 ), l AS (
     INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)
     SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload
-    FROM e JOIN unnest(%(event_ids)s::text[]) WITH ORDINALITY AS ev(id, n) ON ev.id = e.id
+    FROM e JOIN ev ON ev.id = e.id
     WHERE (SELECT hooked FROM o)
     ORDER BY ev.n
     RETURNING id, event_id
@@ -145,14 +168,17 @@ WITH o AS (
     INSERT INTO procrastinate_jobs (queue_name, task_name, args)
     SELECT %(deliver_queue)s, %(deliver_task)s,
         jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
-    FROM l JOIN unnest(%(event_ids)s::text[]) WITH ORDINALITY AS ev(id, n) ON ev.id = l.event_id
+    FROM l JOIN ev ON ev.id = l.event_id
     HAVING count(*) > 0
 )
-SELECT o.status AS order_status, {", ".join("p." + name for name in COLUMNS.split(", "))}
+SELECT o.status AS order_status, {columns}
 FROM o LEFT JOIN p ON true
 """
 
-CREATED_EVENTS = ["payment.created", "payment.pending"]
+
+_INSERT = _insert_statement("o.merchant_id = %(m)s")
+# The public checkout path: any active merchant's order, or the one whose key the page names.
+_INSERT_PUBLIC = _insert_statement("m.is_active AND (%(key)s::text IS NULL OR m.api_key = %(key)s)")
 
 
 async def insert(
@@ -161,24 +187,28 @@ async def insert(
     order_id: str,
     instrument: instruments.Instrument,
     config: settings.Settings,
+    *,
+    key: str | None = None,
 ) -> Payment:
-    """Record a validated payment with its events, delivery logs and jobs. Inside a caller's
-    transaction it is part of that transaction; alone, it is one."""
+    """Record a validated payment with its events, delivery logs and jobs (`merchant_id=None`:
+    the public path, see create). Inside a caller's transaction it is part of that transaction;
+    alone, it is one."""
     card = instrument.card
     row = await db.fetch_one(
         conn,
-        _INSERT,
+        _INSERT if merchant_id is not None else _INSERT_PUBLIC,
         {
             "order_id": order_id,
             "m": merchant_id,
+            "key": key,
             "id": ids.payment(),
             "method": instrument.method,
             "vpa": instrument.vpa,
             "network": card.network if card else None,
             "last4": card.last4 if card else None,
             "ts": int(time.time()),
-            "event_ids": [ids.event() for _ in CREATED_EVENTS],
-            "types": CREATED_EVENTS,
+            "e1": ids.event(),
+            "e2": ids.event(),
             "queue": jobs_queue.QUEUES[jobs_queue.TASK_PROCESS_PAYMENT],
             "task": jobs_queue.TASK_PROCESS_PAYMENT,
             "delay": bank.payment_delay(config),
@@ -204,13 +234,19 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment
     )
 
 
-async def get_public(conn: db.Conn, payment_id: str) -> Payment:
-    """Any merchant's payment, by id alone: the checkout page polls it unauthenticated."""
+async def get_public(conn: db.Conn, payment_id: str, key: str | None = None) -> Payment:
+    """Any merchant's payment by id alone (the checkout page polls it unauthenticated; answer
+    it with `.public()`), or only the merchant's whose publishable `key` the page was opened
+    with. A deactivated merchant's payment still answers: its payer must learn the outcome."""
+    if key is not None and orders.KEY_SHAPE.fullmatch(key) is None:
+        raise errors.NotFound(NOT_FOUND)
     return await db.get(
         conn,
         Payment,
-        f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s",
-        {"id": ids.require("pay", payment_id, NOT_FOUND)},
+        f"SELECT {db.columns(Payment, 'p')} FROM payments p JOIN merchants m"
+        " ON m.id = p.merchant_id"
+        " WHERE p.id = %(id)s AND (%(key)s::text IS NULL OR m.api_key = %(key)s)",
+        {"id": ids.require("pay", payment_id, NOT_FOUND), "key": key},
         missing=NOT_FOUND,
     )
 
@@ -268,6 +304,10 @@ async def stats(conn: db.Conn, merchant_id: uuid.UUID) -> Stats:
 async def capture(
     conn: db.Conn, merchant_id: uuid.UUID, payment_id: str, amount: int | None
 ) -> Payment:
+    """Capture the whole of a successful payment, once. A payment with any refund is no
+    longer capturable: the money captured would include what was already given back. The
+    guard is in the UPDATE, so a refund committing first (it locks the row and raises
+    amount_refunded) makes this capture fail instead of racing it."""
     current = await get(conn, merchant_id, payment_id)
     if amount is not None and amount != current.amount:
         raise errors.BadRequest("Capture amount must equal the payment amount")
@@ -276,7 +316,7 @@ async def capture(
         Payment,
         "UPDATE payments SET captured = true, updated_at = now()"
         " WHERE id = %(id)s AND merchant_id = %(m)s AND status = 'success' AND NOT captured"
-        f" RETURNING {COLUMNS}",
+        f" AND amount_refunded = 0 RETURNING {COLUMNS}",
         {"id": payment_id, "m": merchant_id},
     )
     if captured is None:

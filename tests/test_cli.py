@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from gateway import db, merchants
+from gateway import cli, db, keys, merchants, passwords
 from tests import conftest, services
 
 CREDENTIALS = re.compile(
@@ -28,12 +24,15 @@ CREDENTIALS = re.compile(
 )
 
 
-def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def gateway(
+    *args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "gateway"
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [*argv, *args],
-        env={**os.environ, "DATABASE_URL": conftest.DATABASE_URL, **(env or {})},
+        env={**base, "DATABASE_URL": conftest.DATABASE_URL, **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,8 +69,8 @@ async def test_merchants_create_prints_working_credentials(
     assert stored.password_hash is not None
     assert stored.password_hash.startswith("scrypt$")
     assert "s3cret-pw" not in stored.password_hash
-    assert merchants.check_password("s3cret-pw", stored.password_hash)
-    assert not merchants.check_password("wrong", stored.password_hash)
+    assert await passwords.verify("s3cret-pw", stored.password_hash)
+    assert not await passwords.verify("wrong", stored.password_hash)
 
 
 async def test_wrong_secret_for_a_created_merchant_is_rejected(client: httpx.AsyncClient) -> None:
@@ -116,6 +115,10 @@ async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
 ) -> None:
     first = gateway("migrate", env={"DATABASE_URL": empty_database})
     assert first.returncode == 0, first.stderr
+    # The demo says, once, that what it just seeded is published.
+    assert [line for line in first.stderr.splitlines() if "key_test_abc123" in line] == [
+        cli.DEMO_WARNING
+    ]
     async with await psycopg.AsyncConnection.connect(empty_database, autocommit=True) as c:
         await c.execute(
             "UPDATE merchants SET webhook_secret = 'whsec_rotated', webhook_url = %s WHERE id = %s",
@@ -146,49 +149,29 @@ async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def test_demo_migrate_makes_the_key_every_process_then_shares(tmp_path: Path) -> None:
+    # compose runs `migrate` first with GATEWAY_DATA_DIR on a volume the API and workers share.
+    data = tmp_path / "data"
+    env = {"GATEWAY_DATA_DIR": str(data)}
+    first = gateway("migrate", env=env, unset=("GATEWAY_SECRET_KEY",))
+    assert first.returncode == 0, first.stderr
+    key_file = data / keys.KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_bytes()
+    again = gateway("migrate", env=env, unset=("GATEWAY_SECRET_KEY",))
+    assert again.returncode == 0, again.stderr
+    assert key_file.read_bytes() == key
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    if not path.exists():
-        pytest.skip("needs Linux /proc to list child processes")
-    return [int(p) for p in path.read_text().split()]
-
-
-def test_gateway_run_serves_health_and_sigterm_stops_every_child() -> None:
-    ports = {name: str(_free_port()) for name in ("API", "DASHBOARD", "CHECKOUT")}
-    env = {f"GATEWAY_{name}_PORT": port for name, port in ports.items()}
-    script = Path(sys.executable).parent / "gateway"
-    run = subprocess.Popen(
-        [str(script), "run"],
-        env={**os.environ, **env, "GATEWAY_HOST": "127.0.0.1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def test_migrate_with_an_unwritable_data_dir_says_so_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    done = gateway(
+        "migrate", env={"GATEWAY_DATA_DIR": str(blocker / "data")}, unset=("GATEWAY_SECRET_KEY",)
     )
-    try:
-        deadline = time.monotonic() + 30
-        health: dict[str, str] = {}
-        while time.monotonic() < deadline and health.get("worker") != "running":
-            assert run.poll() is None, "gateway run exited early"
-            with suppress(httpx.HTTPError):
-                health = httpx.get(f"http://127.0.0.1:{ports['API']}/health", timeout=1).json()
-            time.sleep(0.2)
-        assert health.get("database") == "connected" and health.get("worker") == "running"
-        for name in ("DASHBOARD", "CHECKOUT"):
-            r = httpx.get(f"http://127.0.0.1:{ports[name]}/", timeout=2)
-            assert r.status_code < 500, name
-        children = _children(run.pid)
-        assert len(children) == 4  # API, dashboard, checkout, worker
-
-        run.send_signal(signal.SIGTERM)
-        assert run.wait(timeout=20) == 0
-        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "WARNING demo mode" not in line]
+    assert errors == [
+        f"gateway: cannot keep the demo key in {blocker / 'data'} (Not a directory);"
+        " set GATEWAY_SECRET_KEY or a writable GATEWAY_DATA_DIR"
+    ]

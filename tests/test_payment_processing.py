@@ -63,9 +63,7 @@ async def test_a_transaction_failing_after_the_insert_leaves_nothing(
     created: list[payments.Payment] = []
     with pytest.raises(RuntimeError, match="boom"):
         async with conn.transaction():
-            created.append(
-                await payments.insert(conn, merchant.id, order_id, instrument, config)
-            )
+            created.append(await payments.insert(conn, merchant.id, order_id, instrument, config))
             raise RuntimeError("boom")
     pid = created[0].id
     assert await db.fetch_one(conn, "SELECT 1 FROM payments WHERE id = %(id)s", {"id": pid}) is None

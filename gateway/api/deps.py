@@ -11,7 +11,8 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway import cache, db, deps, idempotency, merchants
+from gateway import cache, db, deps, errors, idempotency, keys, merchants
+from gateway.api import middleware
 
 Conn = deps.Conn
 Config = deps.Config
@@ -42,7 +43,16 @@ async def authenticated_merchant(
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
 ) -> merchants.Merchant:
-    merchant = await merchants.authenticate(conn, x_api_key, x_api_secret)
+    # Set by the RateLimit middleware on limited paths; it decides once it knows the outcome.
+    gate: middleware.Gate | None = request.scope["state"].get("ratelimit")
+    try:
+        merchant = await merchants.authenticate(conn, x_api_key, x_api_secret)
+    except errors.Unauthorized:
+        if gate is not None:
+            await gate.failed()  # 429 instead, once this address has failed too often
+        raise
+    if gate is not None:
+        await gate.authenticated(merchant.id)
     request.scope["state"]["merchant_id"] = merchant.id
     return merchant
 
@@ -87,19 +97,36 @@ class Creation:
         return raw_json_response(outcome.status, outcome.body, headers)
 
 
+# idempotency.KEY as a header can carry it: HTTP drops the spaces around a field value before
+# check_key() sees it, so a key that starts or ends with one is not the key the server gets.
+IDEMPOTENCY_KEY = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
+
 async def creation(
     request: Request,
     conn: Conn,
     merchant: Merchant,
     config: Config,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="1-255 printable ASCII characters; a retry with the same key and body"
+            " replays the first response",
+            json_schema_extra={"pattern": IDEMPOTENCY_KEY},
+        ),
+    ] = None,
 ) -> Creation:
     attempt = None
     if idempotency_key is not None:
         attempt = idempotency.Attempt(
             merchant.id,
             idempotency.check_key(idempotency_key),
-            idempotency.fingerprint(request.method, request.url.path, await request.body()),
+            idempotency.fingerprint(
+                keys.derive(config, idempotency.FINGERPRINT_PURPOSE),
+                request.method,
+                request.url.path,
+                await request.body(),
+            ),
         )
     return Creation(conn, deps.redis_of(request), attempt, config.idempotency_lease_seconds)
 

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from gateway import db, merchants, settings
 from gateway.dashboard import app as dashboard
@@ -24,20 +26,52 @@ async def dashboard_app(database: str, config: settings.Settings) -> AsyncIterat
         yield application
 
 
+def random_address() -> str:
+    """A client address of its own: login throttling counts failures per address, and a test
+    must not spend another's allowance (or be throttled by it)."""
+    return "10." + ".".join(str(b) for b in os.urandom(3))
+
+
+def client_for(app: Any, address: str | None = None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(
+        app=app, raise_app_exceptions=False, client=(address or random_address(), 50000)
+    )
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
 @pytest.fixture
 async def dash(dashboard_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=dashboard_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with client_for(dashboard_app) as c:
         yield c
 
 
+@pytest.fixture(scope="session")
+async def password_hash(database: str) -> str:
+    """PASSWORD hashed once per session (scrypt at the production cost is slow on purpose),
+    taken from a merchant created the ordinary way."""
+    async with await psycopg.AsyncConnection.connect(
+        database, autocommit=True, row_factory=dict_row
+    ) as c:
+        suffix = os.urandom(6).hex()
+        made = await merchants.create(
+            c, name=f"Hash {suffix}", email=f"hash{suffix}@example.com", password=PASSWORD
+        )
+    assert made.password_hash is not None
+    return made.password_hash
+
+
 @pytest.fixture
-async def owner(conn: db.Conn) -> merchants.Merchant:
-    """A fresh merchant with a dashboard password."""
+async def owner(conn: db.Conn, password_hash: str) -> merchants.Merchant:
+    """A fresh merchant whose dashboard password is PASSWORD."""
     suffix = os.urandom(6).hex()
-    return await merchants.create(
-        conn, name=f"Shop {suffix}", email=f"shop{suffix}@example.com", password=PASSWORD
+    created = await merchants.create(conn, name=f"Shop {suffix}", email=f"shop{suffix}@example.com")
+    await conn.execute(
+        "UPDATE merchants SET password_hash = %(h)s WHERE id = %(id)s",
+        {"h": password_hash, "id": created.id},
     )
+    found = await merchants.get(conn, created.id)
+    assert found is not None
+    return found
 
 
 def csrf_from(html: str) -> str:
