@@ -13,7 +13,6 @@ from gateway import (
     bank,
     db,
     errors,
-    events,
     ids,
     instruments,
     orders,
@@ -125,14 +124,47 @@ async def create(
     return await insert(conn, merchant_id, order_id, instrument, config, key=params.get("key"))
 
 
+def _outbox(hooked: str) -> str:
+    """CTEs `e`, `l` and `deliver`, which follow a statement's CTEs `p` (the payment, at most
+    one row) and `ev` (its events: n, id, type): the events with their bodies (rendered by
+    db/migrations/0010), a delivery log per event when `hooked` (SQL) is true, and one delivery
+    job for those logs, in emission order — events.emit_many's outbox, in SQL."""
+    return f"""
+e AS (
+    INSERT INTO events (id, merchant_id, type, resource_id, payload)
+    SELECT ev.id, p.merchant_id, ev.type, p.id,
+        gateway_payment_event(ev.type, %(ts)s, ROW(p.*)::payments)
+    FROM p, ev ORDER BY ev.n
+    RETURNING id, merchant_id, type, resource_id, payload
+), l AS (
+    INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)
+    SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload
+    FROM e JOIN ev ON ev.id = e.id
+    WHERE {hooked}
+    ORDER BY ev.n
+    RETURNING id, event_id
+), deliver AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args)
+    SELECT %(deliver_queue)s, %(deliver_task)s,
+        jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
+    FROM l JOIN ev ON ev.id = l.event_id
+    HAVING count(*) > 0
+)"""
+
+
+_OUTBOX_PARAMS = {
+    "deliver_queue": jobs_queue.QUEUES[jobs_queue.TASK_DELIVER_WEBHOOK],
+    "deliver_task": jobs_queue.TASK_DELIVER_WEBHOOK,
+}
+_RETURNED = ", ".join("p." + name for name in COLUMNS.split(", "))
+
+
 def _insert_statement(order_condition: str) -> str:
     """One statement, so one round trip and its own transaction: find the order → insert the
-    payment unless the order is paid → its payment.created and payment.pending events with their
-    bodies (rendered by db/migrations/0010) → a delivery log per event if the merchant has a
-    webhook URL → the processing job at created_at + delay → one delivery job for the logs, in
-    emission order. Data-modifying CTEs always run to completion: all of it commits or none
-    does. The job rows are the ones procrastinate's own defer function inserts."""
-    columns = ", ".join("p." + name for name in COLUMNS.split(", "))
+    payment unless the order is paid → payment.created and payment.pending with their delivery
+    logs and job (_outbox) → the processing job at created_at + delay. Data-modifying CTEs
+    always run to completion: all of it commits or none does. The job rows are the ones
+    procrastinate's own defer function inserts."""
     return f"""
 WITH o AS (
     SELECT o.id, o.merchant_id, o.amount, o.currency, o.status, m.webhook_url IS NOT NULL AS hooked
@@ -147,31 +179,12 @@ WITH o AS (
     RETURNING *
 ), ev (n, id, type) AS (
     VALUES (1, %(e1)s, 'payment.created'), (2, %(e2)s, 'payment.pending')
-), e AS (
-    INSERT INTO events (id, merchant_id, type, resource_id, payload)
-    SELECT ev.id, p.merchant_id, ev.type, p.id,
-        gateway_payment_event(ev.type, %(ts)s, ROW(p.*)::payments)
-    FROM p, ev ORDER BY ev.n
-    RETURNING id, merchant_id, type, resource_id, payload
-), l AS (
-    INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)
-    SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload
-    FROM e JOIN ev ON ev.id = e.id
-    WHERE (SELECT hooked FROM o)
-    ORDER BY ev.n
-    RETURNING id, event_id
-), process AS (
+), {_outbox("(SELECT hooked FROM o)")}, process AS (
     INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
     SELECT %(queue)s, %(task)s, jsonb_build_object('payment_id', p.id), p.created_at + %(delay)s
     FROM p
-), deliver AS (
-    INSERT INTO procrastinate_jobs (queue_name, task_name, args)
-    SELECT %(deliver_queue)s, %(deliver_task)s,
-        jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
-    FROM l JOIN ev ON ev.id = l.event_id
-    HAVING count(*) > 0
 )
-SELECT o.status AS order_status, {columns}
+SELECT o.status AS order_status, {_RETURNED}
 FROM o LEFT JOIN p ON true
 """
 
@@ -212,8 +225,7 @@ async def insert(
             "queue": jobs_queue.QUEUES[jobs_queue.TASK_PROCESS_PAYMENT],
             "task": jobs_queue.TASK_PROCESS_PAYMENT,
             "delay": bank.payment_delay(config),
-            "deliver_queue": jobs_queue.QUEUES[jobs_queue.TASK_DELIVER_WEBHOOK],
-            "deliver_task": jobs_queue.TASK_DELIVER_WEBHOOK,
+            **_OUTBOX_PARAMS,
         },
     )
     if row is None:
@@ -324,57 +336,67 @@ async def capture(
     return captured
 
 
+# Processing in one statement: lock the payment if still pending, then its order (a success
+# for an order another attempt already paid becomes a failure: never charge an order twice),
+# record the outcome, mark the order paid, and payment.success / payment.failed through the
+# outbox. In READ COMMITTED a row lock that had to wait returns the row's latest version, so a
+# concurrent run of this job finds the payment no longer pending and changes nothing.
+_PROCESS = f"""
+WITH current AS (
+    SELECT id, order_id, method FROM payments
+    WHERE id = %(id)s AND status = 'pending' FOR UPDATE
+), o AS (
+    SELECT orders.status FROM orders JOIN current ON orders.id = current.order_id
+    FOR UPDATE OF orders
+), outcome AS (
+    SELECT current.id, CASE
+        WHEN NOT (CASE current.method WHEN 'upi' THEN %(upi)s ELSE %(card)s END) THEN 'declined'
+        WHEN (SELECT status FROM o) = 'paid' THEN 'paid'
+        ELSE 'success' END AS result
+    FROM current
+), p AS (
+    UPDATE payments SET
+        status = CASE outcome.result WHEN 'success' THEN 'success' ELSE 'failed' END,
+        error_code = CASE outcome.result WHEN 'success' THEN NULL ELSE %(failed_code)s END,
+        error_description = CASE outcome.result WHEN 'declined' THEN %(declined)s
+            WHEN 'paid' THEN %(already_paid)s END,
+        updated_at = now()
+    FROM outcome WHERE payments.id = outcome.id AND payments.status = 'pending'
+    RETURNING payments.*
+), paid AS (
+    UPDATE orders SET status = 'paid', updated_at = now() FROM p
+    WHERE orders.id = p.order_id AND p.status = 'success' AND orders.status = 'created'
+), ev (n, id, type) AS (
+    SELECT 1, %(e1)s, CASE p.status WHEN 'success' THEN 'payment.success'
+        ELSE 'payment.failed' END FROM p
+), {
+    _outbox(
+        "EXISTS (SELECT 1 FROM merchants m, p WHERE m.id = p.merchant_id"
+        " AND m.webhook_url IS NOT NULL)"
+    )
+}
+SELECT {_RETURNED} FROM p
+"""
+
+
 async def process(conn: db.Conn, payment_id: str, config: settings.Settings) -> Payment | None:
-    """Move a pending payment to its outcome. Safe to run twice: a payment that is no longer
-    pending is left alone and nothing is emitted."""
-    async with conn.transaction():
-        current = await db.one(
-            conn,
-            Payment,
-            f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s FOR UPDATE",
-            {"id": payment_id},
-        )
-        if current is None or current.status != "pending":
-            return None
-        order_row = await db.fetch_one(
-            conn,
-            "SELECT status FROM orders WHERE id = %(id)s FOR UPDATE",
-            {"id": current.order_id},
-        )
-        succeeded = bank.approves(current.method, config)
-        error_code = error_description = None
-        if not succeeded:
-            error_code, error_description = bank.DECLINED
-        elif order_row is not None and order_row["status"] == "paid":
-            # Another attempt on this order already succeeded: never charge an order twice.
-            succeeded = False
-            error_code, error_description = "PAYMENT_FAILED", "Order already paid"
-        payment = await db.one(
-            conn,
-            Payment,
-            "UPDATE payments SET status = %(status)s, error_code = %(code)s,"
-            " error_description = %(desc)s, updated_at = now()"
-            f" WHERE id = %(id)s AND status = 'pending' RETURNING {COLUMNS}",
-            {
-                "id": payment_id,
-                "status": "success" if succeeded else "failed",
-                "code": error_code,
-                "desc": error_description,
-            },
-        )
-        if payment is None:
-            return None
-        if succeeded:
-            await conn.execute(
-                "UPDATE orders SET status = 'paid', updated_at = now()"
-                " WHERE id = %(id)s AND status = 'created'",
-                {"id": payment.order_id},
-            )
-        await events.emit(
-            conn,
-            payment.merchant_id,
-            "payment.success" if succeeded else "payment.failed",
-            payment.id,
-            {"payment": payment.out()},
-        )
-        return payment
+    """Move a pending payment to its outcome, in one statement (_PROCESS). Safe to run twice: a
+    payment that is no longer pending is left alone and nothing is emitted."""
+    return await db.one(
+        conn,
+        Payment,
+        _PROCESS,
+        {
+            "id": payment_id,
+            # The bank answers before the payment is read: one draw per method, used by its
+            # method only, keeps it to one round trip.
+            "upi": bank.approves("upi", config),
+            "card": bank.approves("card", config),
+            "failed_code": bank.DECLINED[0],
+            "declined": bank.DECLINED[1],
+            "already_paid": "Order already paid",
+            "e1": ids.event(),
+            "ts": int(time.time()),
+            **_OUTBOX_PARAMS,
+        },
+    )
