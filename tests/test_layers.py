@@ -29,6 +29,8 @@ INFRASTRUCTURE = {
     "gateway.serialize",
     "gateway.ratelimit",
     "gateway.queue",
+    "gateway.keys",
+    "gateway.vault",
 }
 APPS = ("gateway.api", "gateway.dashboard", "gateway.checkout")
 JOBS = "gateway.jobs"
