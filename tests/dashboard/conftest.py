@@ -32,11 +32,15 @@ async def dash(dashboard_app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def owner(conn: db.Conn) -> merchants.Merchant:
-    """A fresh merchant with a dashboard password."""
+async def owner(conn: db.Conn, config: settings.Settings) -> merchants.NewMerchant:
+    """A fresh merchant with a dashboard password (and its secrets in clear, from create)."""
     suffix = os.urandom(6).hex()
     return await merchants.create(
-        conn, name=f"Shop {suffix}", email=f"shop{suffix}@example.com", password=PASSWORD
+        conn,
+        name=f"Shop {suffix}",
+        email=f"shop{suffix}@example.com",
+        password=PASSWORD,
+        config=config,
     )
 
 
@@ -56,7 +60,7 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 
 @pytest.fixture
-async def logged_in(dash: httpx.AsyncClient, owner: merchants.Merchant) -> httpx.AsyncClient:
+async def logged_in(dash: httpx.AsyncClient, owner: merchants.NewMerchant) -> httpx.AsyncClient:
     r = await login(dash, owner.email)
     assert r.status_code == 303 and r.headers["location"] == "/dashboard", r.text
     return dash

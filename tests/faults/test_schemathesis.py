@@ -24,7 +24,7 @@ def _schemathesis() -> str:
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_lie(
-    merchant: merchants.Merchant, tmp_path: Path
+    merchant: merchants.NewMerchant, tmp_path: Path
 ) -> None:
     env = {
         "GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000",
