@@ -291,7 +291,8 @@ async def authenticate(
 ) -> Merchant:
     """The merchant owning this key pair, or AUTHENTICATION_ERROR. One query and one HMAC: the
     secret is checked against its stored MAC in constant time, nothing is decrypted, and a
-    wrong key costs the same work as a wrong secret."""
+    wrong key costs the same work as a wrong secret. In production the published test pair
+    never authenticates, even where an earlier demo run left its row behind."""
     if not api_key or not api_secret:
         raise errors.Unauthorized()
     row = await db.fetch_one(
@@ -306,6 +307,8 @@ async def authenticate(
         config, api_secret, row=merchant.id if merchant else _NO_MERCHANT, stored=stored
     )
     if merchant is None or not ok:
+        raise errors.Unauthorized()
+    if config.production and (merchant.is_test_merchant or api_key == TEST_API_KEY):
         raise errors.Unauthorized()
     return merchant
 
