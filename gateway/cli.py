@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -58,28 +61,138 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _embedded_postgres() -> str:
-    """Start pgserver's PostgreSQL with its data in .pgdata/ (git-ignored)."""
+class EmbeddedServer:
+    """An embedded PostgreSQL this run started, and the reaper process that stops it.
+
+    The reaper waits on two pipes. Its stdin's only writer is `gateway run`, so EOF there means
+    run has stopped or died (the kernel closes the pipe even after a SIGKILL; nothing has to be
+    set up in time, unlike a signal). The write end of the second, `users`, is also inherited by
+    the apps and the worker, so its EOF means the last of them has exited: the server is stopped
+    only after its clients, which after a SIGKILL of run are stopping at that same moment.
+    """
+
+    def __init__(self, pgdata: Path, system_user: str | None) -> None:
+        users_read, self.users = os.pipe()
+        try:
+            self.reaper = subprocess.Popen(  # noqa: S603 - our interpreter, module and paths
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from gateway import cli; cli.reap_postgres(*sys.argv[1:])",
+                    str(pgdata),
+                    system_user or "",
+                    str(users_read),
+                ],
+                stdin=subprocess.PIPE,
+                pass_fds=(users_read,),
+                # Out of the terminal's process group: Ctrl-C is for the supervisor, which has
+                # the server stopped only after the apps and the worker have stopped.
+                process_group=0,
+            )
+        finally:
+            os.close(users_read)
+
+    def stop(self) -> None:
+        """Have the server stopped and wait for it; call once the apps have exited."""
+        os.close(self.users)
+        if self.reaper.stdin is not None:  # always, with stdin=PIPE
+            self.reaper.stdin.close()
+        try:
+            # pg_ctl -w gives up after 60 s; a fast shutdown normally takes well under a second.
+            self.reaper.wait(timeout=70)
+        except subprocess.TimeoutExpired:
+            print("gateway: the embedded PostgreSQL is still stopping", file=sys.stderr)
+
+
+# How long the reaper of a SIGKILLed run lets the apps finish before stopping their database
+# anyway: a little over the grace _supervise gives them.
+CLIENTS_GRACE_SECONDS = 20
+
+
+def reap_postgres(pgdata: str, system_user: str, users_fd: str) -> None:
+    """The reaper's body (see EmbeddedServer): stop the server in pgdata once `gateway run` and
+    then its apps are gone, or at once on SIGTERM."""
+    import pgserver
+
+    def stop_now(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop_now)
+    try:
+        sys.stdin.buffer.read()
+        # Nobody writes to `users`: it turns readable only at EOF.
+        select.select([int(users_fd)], [], [], CLIENTS_GRACE_SECONDS)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # Fast: any session still open is rolled back rather than waited for.
+        command = ["-w", "-m", "fast", "stop"]
+        try:
+            pgserver.pg_ctl(command, pgdata=Path(pgdata), user=system_user or None)
+        except subprocess.CalledProcessError:
+            print(
+                f"gateway: could not stop the embedded PostgreSQL in {pgdata}"
+                " (already stopped?); its log is in that directory",
+                file=sys.stderr,
+            )
+
+
+def _embedded_postgres(pgdata: Path) -> tuple[str, EmbeddedServer | None]:
+    """Start pgserver's PostgreSQL with its data in pgdata. Returns its URL and, when this run
+    started it, the handle that stops it again.
+
+    A server already running there was started by someone else (another `gateway run`, a
+    Python shell): it is used and left running, since whoever started it may still need it.
+    """
     try:
         import pgserver
+        from pgserver.utils import PostmasterInfo
     except ImportError:
         raise SystemExit(
-            "gateway: no PostgreSQL at 127.0.0.1:5432 and pgserver is not installed;"
+            "gateway: an embedded PostgreSQL needs pgserver, which is not installed;"
             " set DATABASE_URL or `pip install -e '.[embedded]'`"
         ) from None
-    server = pgserver.get_server(ROOT / ".pgdata", cleanup_mode=None)
+    pgdata = pgdata.expanduser().resolve()
+    # The same test pgserver makes to decide whether to start one. (Two runs racing to start
+    # the same directory cannot both serve anyway: their ports collide.)
+    before = PostmasterInfo.read_from_pgdata(pgdata)
+    started_here = before is None or not before.is_running()
+    # cleanup_mode=None: pgserver's own atexit stop counts handles in a file that a SIGKILLed
+    # process never leaves, so it would stop too early or never; the reaper stops it instead.
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
     uri: str = server.get_uri("gateway")
-    print(f"gateway: no PostgreSQL answered; started an embedded one at {uri}", file=sys.stderr)
-    return uri
+    if not started_here:
+        print(
+            f"gateway: using the embedded PostgreSQL already running in {pgdata} ({uri});"
+            " this run did not start it and leaves it running",
+            file=sys.stderr,
+        )
+        return uri, None
+    # As root, pgserver runs the server as a system user of its own (postgres refuses root);
+    # pg_ctl must then run as that user too.
+    embedded = EmbeddedServer(pgdata, server.system_user)
+    print(
+        f"gateway: started an embedded PostgreSQL in {pgdata} ({uri});"
+        " it stops when gateway run stops",
+        file=sys.stderr,
+    )
+    return uri, embedded
 
 
-def _resolve_database_url() -> None:
+def _resolve_database_url() -> EmbeddedServer | None:
+    """Settle DATABASE_URL for `gateway run`. Returns the embedded server this run started,
+    if any."""
     if os.environ.get("DATABASE_URL") or os.environ.get("GATEWAY_DATABASE_URL"):
-        return
-    if _port_open("127.0.0.1", 5432):
-        return
-    os.environ["DATABASE_URL"] = _embedded_postgres()
+        return None
+    # Naming a data directory asks for the embedded server outright; otherwise it is only the
+    # fallback when no local server answers.
+    pgdata = os.environ.get("GATEWAY_EMBEDDED_PGDATA")
+    if not pgdata and _port_open("127.0.0.1", 5432):
+        return None
+    uri, embedded = _embedded_postgres(Path(pgdata) if pgdata else ROOT / ".pgdata")
+    os.environ["DATABASE_URL"] = uri
     settings.get.cache_clear()
+    return embedded
 
 
 def _warn_without_redis(config: settings.Settings) -> None:
@@ -121,8 +234,40 @@ def _web_commands(config: settings.Settings) -> list[list[str]]:
     ]
 
 
-def _supervise(commands: list[list[str]], config: settings.Settings) -> int:
-    """Run the commands as children until Ctrl-C/SIGTERM or until one exits; then stop all."""
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn that makes a child get SIGTERM when this process dies, even by SIGKILL.
+
+    Children have process groups of their own (see _supervise), so nothing else would stop them
+    if the supervisor were killed outright: they would keep serving, holding the ports and the
+    database, with no parent. Linux only (prctl); elsewhere children behave as before.
+
+    A preexec_fn runs Python between fork and exec, which is safe only in a process without other
+    threads: the supervisor has none (asyncio.run joins its executor's threads before returning).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    # Looked up before fork: the child should do as little as possible between fork and exec.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        # The supervisor may have died between fork and prctl; then no signal would ever come.
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def _supervise(
+    commands: list[list[str]], config: settings.Settings, pass_fds: tuple[int, ...] = ()
+) -> int:
+    """Run the commands as children until Ctrl-C/SIGTERM or until one exits; then stop all.
+    The children inherit pass_fds and hold them open until they exit."""
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -134,9 +279,16 @@ def _supervise(commands: list[list[str]], config: settings.Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     # Each child gets its own process group, so a terminal's Ctrl-C reaches only this process,
     # which then sends exactly one SIGTERM to each. (A second signal makes uvicorn drop
-    # in-flight requests instead of finishing them.) Fixed argv lists of our own interpreter
-    # and modules; nothing comes from input.
-    children = [subprocess.Popen(argv, process_group=0) for argv in commands]  # noqa: S603
+    # in-flight requests instead of finishing them.) Own groups also mean nothing stops the
+    # children if this process is SIGKILLed, hence the parent-death signal. The kernel sends it
+    # only once this process is gone, and a normal stop waits for every child first, so a child
+    # never gets it on top of our SIGTERM. Fixed argv lists of our own interpreter and modules;
+    # nothing comes from input.
+    preexec = _die_with_this_process()
+    children = [
+        subprocess.Popen(argv, process_group=0, preexec_fn=preexec, pass_fds=pass_fds)  # noqa: S603
+        for argv in commands
+    ]
     print(
         f"gateway: API http://localhost:{config.api_port}  dashboard"
         f" http://localhost:{config.dashboard_port}  checkout"
@@ -166,11 +318,16 @@ def _supervise(commands: list[list[str]], config: settings.Settings) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Migrate + seed, then API, dashboard, checkout and a worker as child processes."""
-    _resolve_database_url()
-    config = settings.main_guard()
-    _warn_without_redis(config)
-    asyncio.run(prepare(config.database_url))
-    return _supervise([*_web_commands(config), worker_command()], config)
+    embedded = _resolve_database_url()
+    try:
+        config = settings.main_guard()
+        _warn_without_redis(config)
+        asyncio.run(prepare(config.database_url))
+        users = (embedded.users,) if embedded else ()
+        return _supervise([*_web_commands(config), worker_command()], config, users)
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
