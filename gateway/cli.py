@@ -15,12 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
 
-from gateway import db, errors, merchants, migrations, settings
+from gateway import db, errors, keys, merchants, migrations, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 API_FACTORY = "gateway.api.app:create_app"
@@ -37,20 +37,42 @@ def _logging(level: str = "INFO") -> None:
     )
 
 
-async def prepare(url: str, config: settings.Settings | None = None) -> list[str]:
-    """Create the database if missing, migrate, seal what older releases stored in plain text,
-    seed: what every start does. `config` gives the server key (default: the environment's)."""
+async def prepare(
+    url: str, config: settings.Settings | None = None, *, demo: bool = True
+) -> list[str]:
+    """Create the database if missing, migrate, and seal what older releases stored in plain
+    text: what every start does. `config` gives the server key (default: the environment's).
+    Only the demo seeds the contract's test merchant: its credentials are published, so in
+    production a database starts with no merchant at all and `gateway merchants create` is the
+    way in."""
     config = config or settings.get()
     await db.ensure_database(url)
     applied = await migrations.apply(url)
     async with await psycopg.AsyncConnection.connect(
         url, autocommit=True, row_factory=dict_row
     ) as conn:
-        # Right after migrating, before anything serves: from here on every reader finds only
-        # sealed secrets (migration 0007 explains why SQL cannot do this part).
+        # Right after migrating, before anything serves, in production too: from here on every
+        # reader finds only sealed secrets (migration 0007 explains why SQL cannot do this).
         await merchants.seal_legacy_secrets(conn, config)
-        await merchants.seed(conn, config)
+        if demo:
+            await merchants.seed(conn, config)
     return applied
+
+
+# Names the key, never the secret: even a published secret stays out of logs, so a log grep for
+# secrets keeps meaning something.
+DEMO_WARNING = (
+    "gateway: WARNING demo mode: the published test credentials are live (API key"
+    f" {merchants.TEST_API_KEY} and its secret, dashboard login {merchants.TEST_MERCHANT_EMAIL}"
+    " with any password, /api/v1/test/*); set GATEWAY_ENV=production to turn the demo off"
+)
+
+
+def _warn_demo(config: settings.Settings) -> None:
+    """One line at start, so nobody runs the demo on a reachable host without being told that
+    anyone who has read the README owns its test merchant."""
+    if not config.production:
+        print(DEMO_WARNING, file=sys.stderr)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -195,13 +217,22 @@ def _resolve_database_url() -> EmbeddedServer | None:
     return embedded
 
 
+def redact_url(url: str) -> str:
+    """`url` without what may hold a password: the userinfo (`redis://:pw@host`) becomes ***
+    and the query (`?password=pw`) is dropped. Start-up output ends up in shared logs."""
+    parts = urlsplit(url)
+    _, at, host = parts.netloc.rpartition("@")
+    netloc = f"***@{host}" if at else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _warn_without_redis(config: settings.Settings) -> None:
     parts = urlsplit(config.redis_url)
     if parts.scheme.startswith("redis") and not _port_open(
         parts.hostname or "127.0.0.1", parts.port or 6379
     ):
         print(
-            f"gateway: Redis not reachable at {config.redis_url}; running without it"
+            f"gateway: Redis not reachable at {redact_url(config.redis_url)}; running without it"
             " (idempotency falls back to PostgreSQL, rate limits are off)",
             file=sys.stderr,
         )
@@ -321,8 +352,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     embedded = _resolve_database_url()
     try:
         config = settings.main_guard()
+        _warn_demo(config)
         _warn_without_redis(config)
-        asyncio.run(prepare(config.database_url))
+        asyncio.run(prepare(config.database_url, demo=not config.production))
         users = (embedded.users,) if embedded else ()
         return _supervise([*_web_commands(config), worker_command()], config, users)
     finally:
@@ -334,20 +366,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """API, dashboard and checkout only: for deployments that migrate and run workers apart
     (compose.yaml's `migrate` and `worker` services)."""
     config = settings.main_guard()
+    _warn_demo(config)
     _warn_without_redis(config)
     return _supervise(_web_commands(config), config)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     config = settings.main_guard()
-    applied = asyncio.run(prepare(config.database_url))
+    _warn_demo(config)
+    # The demo's generated key is made here, once, before anything else starts: compose runs
+    # migrate first with the data directory on a volume the API and the workers share, so every
+    # container uses this one key. (Production takes GATEWAY_SECRET_KEY; nothing is written.)
+    try:
+        keys.master(config)
+    except OSError as error:
+        print(
+            f"gateway: cannot keep the demo key in {config.data_dir} ({error.strerror});"
+            " set GATEWAY_SECRET_KEY or a writable GATEWAY_DATA_DIR",
+            file=sys.stderr,
+        )
+        return 2
+    applied = asyncio.run(prepare(config.database_url, demo=not config.production))
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
     return 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     config = settings.main_guard()
-    asyncio.run(prepare(config.database_url))
+    _warn_demo(config)
+    asyncio.run(prepare(config.database_url, demo=not config.production))
     argv = _uvicorn(API_FACTORY, args.port or config.api_port, config.host)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process
 
@@ -378,7 +425,7 @@ async def _create_merchant(
 
 def cmd_merchants_create(args: argparse.Namespace) -> int:
     config = settings.main_guard()
-    asyncio.run(prepare(config.database_url, config))
+    asyncio.run(prepare(config.database_url, config, demo=not config.production))
     try:
         asyncio.run(_create_merchant(config, args.name, args.email, args.password))
     except errors.GatewayError as error:
@@ -392,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="migrate, seed and start API, dashboard, checkout and a worker")
     sub.add_parser("serve", help="start API, dashboard and checkout only (no migrate, no worker)")
-    sub.add_parser("migrate", help="create the database if needed, migrate and seed")
+    sub.add_parser("migrate", help="create the database if needed, migrate and (demo only) seed")
     api = sub.add_parser("api", help="migrate and run only the API")
     api.add_argument("--port", type=int)
     sub.add_parser("worker", help="run a procrastinate worker")

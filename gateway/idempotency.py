@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from gateway import cache, db, errors
+from gateway import cache, db, errors, instruments
 
 log = logging.getLogger("gateway.idempotency")
 
@@ -59,17 +61,104 @@ def check_key(value: str) -> str:
     return value
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """sha256 of the method, path and body. A JSON body is canonicalised (sorted keys, compact)
-    so that key order and whitespace do not make a retry look like a different request."""
+FINGERPRINT_PURPOSE = "idempotency-fingerprint"
+
+# Top-level fields that may carry card data, in either of the contract's two card forms. None of
+# them reaches the fingerprint as sent; the card they describe does, normalised (see _card).
+_CARD_FIELDS = ("card", "card_number", "card_expiry", "card_cvv", "card_holder_name")
+
+
+def fingerprint(key: bytes, method: str, path: str, body: bytes) -> str:
+    """What identifies a request under its Idempotency-Key: HMAC-SHA256, under `key` (the
+    server's derived key for this purpose), of the method, the path and the canonical body
+    (sorted keys, compact, so key order and whitespace do not make a retry look different).
+
+    The fingerprint is kept 24 h in PostgreSQL and Redis beside a response that names the
+    order, the card network and the last four digits. An unkeyed hash of the raw body gave the
+    rest of the card back by offline search (BIN + last4 leave ~10^5 numbers, a CVV 10^3), so:
+    the key makes guessing impossible without the server's secret, and card bodies are
+    normalised first so that the CVV and the full card number are never hashed at all."""
     try:
-        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
+        parsed = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
-        canonical = body
-    digest = hashlib.sha256()
-    digest.update(method.upper().encode() + b"\n" + path.encode() + b"\n")
-    digest.update(canonical)
-    return digest.hexdigest()
+        canonical = body  # refused by validation before any key is claimed; keyed all the same
+    else:
+        if isinstance(parsed, dict):
+            parsed = _without_card_data(key, parsed)
+        canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS) if body else b""
+    message = method.upper().encode() + b"\n" + path.encode() + b"\n" + canonical
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _without_card_data(key: bytes, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with its card fields replaced by the card they mean, as the payments API reads
+    them: the nested `card` object when one is sent, else the flat `card_*` fields of a card
+    payment. Fields the API ignores (flat fields beside a nested card, card fields of a UPI
+    payment) are dropped, so they neither change the request nor get hashed."""
+    rest = {name: value for name, value in body.items() if name not in _CARD_FIELDS}
+    nested = body.get("card")
+    if isinstance(nested, dict):
+        rest["card"] = _card(
+            key,
+            nested.get("number"),
+            nested.get("expiry_month"),
+            nested.get("expiry_year"),
+            nested.get("holder_name"),
+        )
+    elif nested is not None:
+        rest["card"] = _opaque(key, nested)  # refused by validation; never hashed as sent
+    elif body.get("method") == "card":
+        month = year = None
+        expiry = body.get("card_expiry")
+        if isinstance(expiry, str):
+            month, _, year = expiry.partition("/")
+        elif expiry is not None:
+            month = _opaque(key, expiry)
+        rest["card"] = _card(
+            key, body.get("card_number"), month, year, body.get("card_holder_name")
+        )
+    return rest
+
+
+def _card(key: bytes, number: object, month: object, year: object, holder: object) -> object:
+    """One card, whichever form it came in: a keyed HMAC of its digits (the same digits the
+    validator reads, so "4111 1111 …" and 4111111111111111 are one card) and its expiry as
+    (month, four-digit year). The CVV is left out: it never decides which payment a retry
+    means, and a value with 10^3 possibilities must not sit beside anything derived from it."""
+    return {
+        "pan": _pan(key, number),
+        "expiry": [_expiry_part(month, 0), _expiry_part(year, 2000)],
+        "holder_name": holder,
+    }
+
+
+def _pan(key: bytes, number: object) -> str | None:
+    if number is None:
+        return None
+    if isinstance(number, int) and not isinstance(number, bool):
+        number = str(number)
+    if not isinstance(number, str):
+        return _opaque(key, number)
+    digits = instruments.SEPARATORS.sub("", number)
+    return hmac.new(key, b"pan\n" + digits.encode(), hashlib.sha256).hexdigest()
+
+
+def _expiry_part(value: object, century: int) -> object:
+    """12 / "12" / " 12" are one month; "99" and "2099" one year (as the validator reads them).
+    Anything else is kept as sent: validation refuses it, and it is only ever hashed with the
+    key."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and instruments.DIGITS.fullmatch(value.strip()):
+        digits = value.strip()
+        return int(digits) + (century if len(digits) == 2 else 0)
+    return value
+
+
+def _opaque(key: bytes, value: object) -> str:
+    return hmac.new(
+        key, b"opaque\n" + orjson.dumps(value, option=orjson.OPT_SORT_KEYS), hashlib.sha256
+    ).hexdigest()
 
 
 def _cache_name(attempt: Attempt) -> str:

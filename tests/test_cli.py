@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from gateway import db, merchants, settings
+from gateway import cli, db, keys, merchants, settings
 from tests import conftest, services
 
 CREDENTIALS = re.compile(
@@ -25,12 +25,15 @@ CREDENTIALS = re.compile(
 )
 
 
-def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def gateway(
+    *args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "gateway"
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "gateway.cli"]
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [*argv, *args],
-        env={**os.environ, "DATABASE_URL": conftest.DATABASE_URL, **(env or {})},
+        env={**base, "DATABASE_URL": conftest.DATABASE_URL, **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -115,6 +118,10 @@ async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
 ) -> None:
     first = gateway("migrate", env={"DATABASE_URL": empty_database})
     assert first.returncode == 0, first.stderr
+    # The demo says, once, that what it just seeded is published.
+    assert [line for line in first.stderr.splitlines() if "key_test_abc123" in line] == [
+        cli.DEMO_WARNING
+    ]
     async with await psycopg.AsyncConnection.connect(
         empty_database, autocommit=True, row_factory=dict_row
     ) as c:
@@ -146,3 +153,34 @@ async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
     assert (
         merchants.reveal_webhook_secret(config, found[0]) == rotated_secret != "whsec_test_abc123"
     )
+
+
+def test_demo_migrate_makes_the_key_every_process_then_shares(
+    tmp_path: Path, empty_database: str
+) -> None:
+    # compose runs `migrate` first with GATEWAY_DATA_DIR on a volume the API and workers share.
+    # A database of its own: seeding under another key reseals the test merchant.
+    data = tmp_path / "data"
+    env = {"GATEWAY_DATA_DIR": str(data), "DATABASE_URL": empty_database}
+    first = gateway("migrate", env=env, unset=("GATEWAY_SECRET_KEY",))
+    assert first.returncode == 0, first.stderr
+    key_file = data / keys.KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_bytes()
+    again = gateway("migrate", env=env, unset=("GATEWAY_SECRET_KEY",))
+    assert again.returncode == 0, again.stderr
+    assert key_file.read_bytes() == key
+
+
+def test_migrate_with_an_unwritable_data_dir_says_so_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    done = gateway(
+        "migrate", env={"GATEWAY_DATA_DIR": str(blocker / "data")}, unset=("GATEWAY_SECRET_KEY",)
+    )
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "WARNING demo mode" not in line]
+    assert errors == [
+        f"gateway: cannot keep the demo key in {blocker / 'data'} (Not a directory);"
+        " set GATEWAY_SECRET_KEY or a writable GATEWAY_DATA_DIR"
+    ]

@@ -3,7 +3,9 @@ healthchecks and start order are there, and every command names an entry point t
 
 from __future__ import annotations
 
+import base64
 import importlib
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -13,7 +15,7 @@ import procrastinate
 import pytest
 import yaml
 
-from gateway import cli
+from gateway import cli, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,6 +87,98 @@ def test_gateway_services_reach_postgres_and_redis_by_service_name(
     pg = services["postgres"]["environment"]
     expected = f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/"
     assert services["api"]["environment"]["DATABASE_URL"] == expected + pg["POSTGRES_DB"]
+
+
+GATEWAY_SERVICES = ("migrate", "api", "worker")
+INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::-(?P<default>[^}]*))?\}")
+
+
+def test_every_gateway_setting_reaches_every_container_from_an_env_file(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # An operator turns production on (and sets any GATEWAY_* setting) in .env, never by
+    # editing this file; the demo needs no .env at all.
+    for name in GATEWAY_SERVICES:
+        assert services[name]["env_file"] == [{"path": ".env", "required": False}], name
+        env = services[name]["environment"]
+        assert env["GATEWAY_ENV"] == "${GATEWAY_ENV:-demo}", name
+        # Passed through from the shell or .env, never given a default: an empty key is refused.
+        assert "GATEWAY_SECRET_KEY" in env and env["GATEWAY_SECRET_KEY"] is None, name
+
+
+def test_every_gateway_container_shares_one_data_directory_for_the_demo_key(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    mounts = set()
+    for name in GATEWAY_SERVICES:
+        data_dir = services[name]["environment"]["GATEWAY_DATA_DIR"]
+        (mount,) = [v for v in services[name]["volumes"] if v.endswith(":" + data_dir)]
+        mounts.add(mount)
+    # One named volume for all three, so the key `migrate` writes first is the one they all read.
+    (mount,) = mounts
+    volume, _, target = mount.partition(":")
+    assert volume in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    # The unprivileged user can write there (a named volume starts with the image's ownership).
+    assert re.search(rf"install -d -o gateway -m 0700 {re.escape(target)}\b", dockerfile)
+    assert f"ENV GATEWAY_DATA_DIR={target}" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert {".env", ".data"} <= set(ignored)  # no operator's key is baked into an image
+
+
+def _container_env(service: dict[str, Any], dotenv: dict[str, str]) -> dict[str, str]:
+    """The environment compose gives a container when .env holds `dotenv` and the shell sets
+    nothing: env_file values, then `environment` entries interpolated from .env (null = pass
+    through when set)."""
+    files = [entry["path"] for entry in service.get("env_file", [])]
+    env = dict(dotenv) if ".env" in files else {}
+    for key, value in service["environment"].items():
+        if value is None:
+            if key in dotenv:
+                env[key] = dotenv[key]
+            continue
+        env[key] = INTERPOLATION.sub(
+            lambda m: dotenv.get(m["name"]) or (m["default"] or ""), str(value)
+        )
+    return env
+
+
+def _settings_in(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> settings.Settings:
+    for key in list(os.environ):
+        if key.startswith("GATEWAY_") or key in settings.BARE_NAMES:
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return settings.load()
+
+
+def test_containers_start_as_the_demo_without_env_file(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in GATEWAY_SERVICES:
+        config = _settings_in(_container_env(services[name], {}), monkeypatch)
+        assert config.env == "demo" and config.secret_key is None, name
+        assert str(config.data_dir) == "/var/lib/gateway", name
+
+
+def test_containers_start_in_production_from_env_file(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    dotenv = {
+        "GATEWAY_ENV": "production",
+        "GATEWAY_SECRET_KEY": key,
+        "GATEWAY_WORKER_CONCURRENCY": "7",
+        "GATEWAY_DASHBOARD_URL": "https://dashboard.shop.example",
+    }
+    for name in GATEWAY_SERVICES:
+        config = _settings_in(_container_env(services[name], dotenv), monkeypatch)
+        assert config.production and not config.test_mode, name
+        assert not (config.demo_mode or config.test_endpoints), name
+        assert config.secret_key is not None and config.secret_key.get_secret_value() == key
+        assert config.worker_concurrency == 7, name
+        assert config.dashboard_url == "https://dashboard.shop.example", name
 
 
 def _console_scripts() -> dict[str, str]:

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 import pytest
 
-from gateway import cache, db, errors, idempotency, merchants, orders, settings
+from gateway import cache, db, errors, idempotency, keys, merchants, orders, settings
 from tests.conftest import DATABASE_URL, assert_error
 from tests.helpers import UNREACHABLE_REDIS, app_client, new_order, successful_payment
 
@@ -188,7 +189,8 @@ async def test_a_key_still_in_progress_answers_409_and_a_crashed_ones_lease_runs
 ) -> None:
     key = _key()
     body = {"amount": 4200}
-    fp = idempotency.fingerprint("POST", "/api/v1/orders", json.dumps(body).encode())
+    server_key = keys.derive(settings.load(), idempotency.FINGERPRINT_PURPOSE)
+    fp = idempotency.fingerprint(server_key, "POST", "/api/v1/orders", json.dumps(body).encode())
     # What a request that died after claiming the key leaves behind.
     await conn.execute(
         "INSERT INTO idempotency_keys (merchant_id, key, fingerprint, state, lock_token,"
@@ -334,3 +336,89 @@ async def test_replays_and_mismatches_hold_with_redis_unreachable(
     assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
     other = await redis_down_client.post(url, json={"amount": 901}, headers=_with_key(auth, key))
     assert_error(other, 422, "IDEMPOTENCY_KEY_MISMATCH")
+
+
+_CARD = {"expiry_month": "07", "expiry_year": "2099", "cvv": "123", "holder_name": "Asha Rao"}
+# Same BIN and last four digits, different middle: only the number itself tells them apart.
+_CARD_A = "4111111111111111"
+_CARD_B = "4111110030031111"  # Luhn-valid
+
+
+def _card_payment(order_id: str, number: str | int, **card: Any) -> dict[str, Any]:
+    return {"order_id": order_id, "method": "card", "card": {**_CARD, "number": number, **card}}
+
+
+async def test_a_card_retry_replays_in_either_card_form(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    order_id = await new_order(client, auth)
+    key = _key()
+    first = await client.post(
+        "/api/v1/payments", json=_card_payment(order_id, _CARD_A), headers=_with_key(auth, key)
+    )
+    assert first.status_code == 201, first.text
+    # The same card as the flat form, with separators, an integer month and a 2-digit year.
+    flat = {
+        "order_id": order_id,
+        "method": "card",
+        "card_number": "4111 1111-1111 1111",
+        "card_expiry": "07/99",
+        "card_cvv": "123",
+        "card_holder_name": "Asha Rao",
+    }
+    nested_variant = _card_payment(order_id, int(_CARD_A), expiry_month=7, expiry_year="99")
+    for body in (flat, nested_variant):
+        again = await client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
+        assert again.status_code == 201, again.text
+        assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"number": _CARD_B}, {"expiry_month": "08"}, {"expiry_year": "2098"}],
+    ids=["other-card-same-last4", "other-month", "other-year"],
+)
+async def test_another_card_under_the_same_key_is_a_mismatch(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, change: dict[str, str]
+) -> None:
+    order_id = await new_order(client, auth)
+    key = _key()
+    first = await client.post(
+        "/api/v1/payments", json=_card_payment(order_id, _CARD_A), headers=_with_key(auth, key)
+    )
+    assert first.status_code == 201, first.text
+    other = _card_payment(order_id, _CARD_A)
+    other["card"].update(change)
+    r = await client.post("/api/v1/payments", json=other, headers=_with_key(auth, key))
+    assert_error(r, 422, "IDEMPOTENCY_KEY_MISMATCH")
+    n = await _count(conn, "SELECT count(*) AS n FROM payments WHERE order_id = %(o)s", o=order_id)
+    assert n == 1
+
+
+async def test_the_cvv_is_not_part_of_the_fingerprint(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """The CVV is never hashed (a 3-digit secret next to a hash of it is recoverable); a retry
+    that differs only in it is the same payment and replays."""
+    order_id = await new_order(client, auth)
+    key = _key()
+    bodies = [_card_payment(order_id, _CARD_A, cvv=cvv) for cvv in ("123", "999")]
+    first, again = [
+        await client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
+        for body in bodies
+    ]
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+
+
+def test_fingerprints_are_keyed_hex_and_ignore_fields_the_api_ignores() -> None:
+    key, other_key = b"k" * 32, b"o" * 32
+    body = orjson.dumps(_card_payment("order_x", _CARD_A))
+    fp = idempotency.fingerprint(key, "POST", "/api/v1/payments", body)
+    # The column's CHECK (^[0-9a-f]{64}$) still holds.
+    assert len(fp) == 64 and set(fp) <= set("0123456789abcdef")
+    assert idempotency.fingerprint(other_key, "POST", "/api/v1/payments", body) != fp
+    # Flat card fields beside a nested card are ignored by the API, so by the fingerprint too.
+    stray = {**_card_payment("order_x", _CARD_A), "card_number": _CARD_B, "card_cvv": "1"}
+    assert idempotency.fingerprint(key, "POST", "/api/v1/payments", orjson.dumps(stray)) == fp
+    assert idempotency.fingerprint(key, "POST", "/api/v1/orders", body) != fp

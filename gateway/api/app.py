@@ -125,6 +125,9 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         middleware.RateLimit,
         per_key_limit=config.rate_limit_per_minute,
         public_limit=config.public_rate_limit_per_minute,
+        # A failed authentication is a request from an address that has not shown who it is,
+        # the same allowance as the public endpoints (a setting of its own can come later).
+        auth_failure_limit=config.public_rate_limit_per_minute,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -140,9 +143,18 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
             "RateLimit-Limit",
             "RateLimit-Remaining",
             "RateLimit-Reset",
+            "RateLimit-Policy",
         ],
     )
-    app.add_middleware(middleware.RequestContext, max_body=config.max_body_bytes)
+    # Cache-Control: no-store always, demo included: its responses hold credentials too, and one
+    # behaviour in both modes is one behaviour tested. HSTS only in production, which is served
+    # over HTTPS (browsers ignore it over plain HTTP anyway).
+    headers = (
+        (middleware.NO_STORE, middleware.HSTS) if config.production else (middleware.NO_STORE,)
+    )
+    app.add_middleware(
+        middleware.RequestContext, max_body=config.max_body_bytes, security_headers=headers
+    )
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(payments.router)

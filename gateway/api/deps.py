@@ -11,7 +11,8 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway import cache, db, deps, idempotency, merchants
+from gateway import cache, db, deps, errors, idempotency, keys, merchants
+from gateway.api import middleware
 
 Conn = deps.Conn
 Config = deps.Config
@@ -46,9 +47,18 @@ async def authenticated_merchant(
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
 ) -> merchants.Merchant:
-    # The config carries the MAC key and whether this is production (where the published
-    # test pair is refused).
-    merchant = await merchants.authenticate(conn, config, x_api_key, x_api_secret)
+    # Set by the RateLimit middleware on limited paths; it decides once it knows the outcome.
+    gate: middleware.Gate | None = request.scope["state"].get("ratelimit")
+    try:
+        # The config carries the MAC key and whether this is production (where the published
+        # test pair is refused).
+        merchant = await merchants.authenticate(conn, config, x_api_key, x_api_secret)
+    except errors.Unauthorized:
+        if gate is not None:
+            await gate.failed()  # 429 instead, once this address has failed too often
+        raise
+    if gate is not None:
+        await gate.authenticated(merchant.id)
     request.scope["state"]["merchant_id"] = merchant.id
     return merchant
 
@@ -105,7 +115,12 @@ async def creation(
         attempt = idempotency.Attempt(
             merchant.id,
             idempotency.check_key(idempotency_key),
-            idempotency.fingerprint(request.method, request.url.path, await request.body()),
+            idempotency.fingerprint(
+                keys.derive(config, idempotency.FINGERPRINT_PURPOSE),
+                request.method,
+                request.url.path,
+                await request.body(),
+            ),
         )
     return Creation(conn, redis(request), attempt, config.idempotency_lease_seconds)
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import settings
 
@@ -51,9 +52,34 @@ def page_headers(public_api_url: str) -> dict[str, str]:
     }
 
 
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class StrictTransport:
+    """HSTS on every response, 404s included (pure ASGI: one list append per response). Only
+    in production, which is served over HTTPS; the demo runs on plain localhost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), HSTS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
+
+
 def create_app(config: settings.Settings | None = None) -> FastAPI:
     config = config or settings.get()
     app = FastAPI(title="Checkout", docs_url=None, redoc_url=None, openapi_url=None)
+    if config.production:
+        app.add_middleware(StrictTransport)
     api_url = config.public_api_url.rstrip("/")
 
     def asset(name: str, media_type: str, extra: dict[str, str] | None = None) -> Response:

@@ -30,6 +30,8 @@ CSP = (
     " object-src 'none'"
 )
 
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     return web.render(request, "error.html", {"title": title, "message": message}, status=status)
@@ -73,6 +75,10 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if config.production:
+            # Production is served over HTTPS (its session cookie is Secure): never let a
+            # browser fall back to plain HTTP for it. Not in the demo, which runs on localhost.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if not request.url.path.startswith("/static/"):
             # Pages show API and webhook secrets: never keep them in a shared cache or history.
             response.headers.setdefault("Cache-Control", "no-store")

@@ -21,7 +21,9 @@ BAD_CREDENTIALS = "Invalid email or password."
 
 
 def _secure(config: settings.Settings) -> bool:
-    return config.dashboard_url.startswith("https://")
+    # Production always: a session cookie sent once over plain HTTP is a stolen session, whatever
+    # GATEWAY_DASHBOARD_URL says (TLS may end at a proxy in front of us).
+    return config.production or config.dashboard_url.startswith("https://")
 
 
 def _login_page(
