@@ -11,6 +11,10 @@
  *     }).open();
  *   </script>
  *
+ * `key` is the merchant's publishable API key (never the secret): the checkout then shows only
+ * that merchant's orders, and runs only on the origins the merchant allowed
+ * (PUT /api/v1/checkout/config; with none set, any origin in the demo and none in production).
+ *
  * The checkout page is taken from this script's own address (so a deployment is not tied to
  * localhost:3001); pass `checkoutUrl` to point elsewhere. Messages are accepted only from the
  * checkout origin AND from this instance's own iframe; everything else is ignored.
@@ -113,6 +117,9 @@
     var src = new URL(this._page.href);
     src.searchParams.set("order_id", this.orderId);
     src.searchParams.set("embedded", "true");
+    // The page shows only this merchant's orders; the checkout server posts results to
+    // parent_origin only when the merchant allowed it (else the page refuses to run).
+    src.searchParams.set("key", this.key);
     src.searchParams.set("parent_origin", global.location.origin);
 
     var modal = document.createElement("div");

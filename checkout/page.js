@@ -11,7 +11,13 @@
   var params = new URLSearchParams(window.location.search);
   var orderId = (params.get("order_id") || "").trim();
   var embedded = params.get("embedded") === "true";
-  var parentOrigin = embedded ? originOf(params.get("parent_origin")) : null;
+  // The merchant's publishable key (the SDK's `key`): the API then answers only for that
+  // merchant's orders. A claim the API checks, so the query string may carry it.
+  var key = (params.get("key") || "").trim();
+  // Where results may be posted is the server's decision (the merchant's allowed origins), read
+  // from a meta tag; never the query string's.
+  var parentOrigin = embedded ? originOf(meta("gateway-parent-origin")) : null;
+  var embeddingRefused = embedded && meta("gateway-embedding") === "refused";
   var apiUrl = resolveApiUrl();
 
   var container = document.querySelector('[data-test-id="checkout-container"]');
@@ -53,13 +59,17 @@
     }
   }
 
+  function meta(name) {
+    var tag = document.querySelector('meta[name="' + name + '"]');
+    return tag ? tag.content : null;
+  }
+
   function resolveApiUrl() {
     // Set by the server (a meta tag rendered from GATEWAY_PUBLIC_API_URL) or by a page that hosts
     // this script itself. Never from the query string: a crafted link must not be able to send
     // card details to another host.
     var config = window.GATEWAY_CONFIG || {};
-    var meta = document.querySelector('meta[name="gateway-api-url"]');
-    var value = config.apiUrl || (meta && meta.content) || "http://localhost:8000";
+    var value = config.apiUrl || meta("gateway-api-url") || "http://localhost:8000";
     return value.replace(/\/+$/, "");
   }
 
@@ -77,6 +87,7 @@
   // ---- the API ----
 
   function api(path, options) {
+    if (key) path += (path.indexOf("?") < 0 ? "?" : "&") + "key=" + encodeURIComponent(key);
     return fetch(apiUrl + path, options).then(function (response) {
       return response
         .json()
@@ -367,6 +378,12 @@
   // ---- start ----
 
   function loadOrder() {
+    if (embeddingRefused) {
+      showUnavailable(
+        "This checkout isn't enabled for this website. Please contact the merchant."
+      );
+      return;
+    }
     if (!orderId) {
       showUnavailable("No order was given. Please return to the merchant and try again.");
       return;

@@ -38,6 +38,9 @@ CREATE TABLE merchants (
     api_secret_sealed bytea,
     webhook_secret_sealed bytea,
     previous_webhook_secret_sealed bytea,
+    -- Origins allowed to embed this merchant's checkout and receive its results (0009); empty =
+    -- any origin in the demo, none in production.
+    checkout_origins text[] NOT NULL DEFAULT '{}' CHECK (cardinality(checkout_origins) <= 20),
     -- Each secret in exactly one form: plain (a row not converted yet) or sealed.
     CONSTRAINT merchants_api_secret_one_form CHECK (
         num_nonnulls(api_secret, api_secret_sealed) = 1
@@ -196,3 +199,15 @@ CREATE TABLE dashboard_sessions (
 
 CREATE INDEX dashboard_sessions_expires_idx ON dashboard_sessions (expires_at);
 CREATE INDEX dashboard_sessions_merchant_idx ON dashboard_sessions (merchant_id);
+
+-- Dashboard login throttling (0008): failed-login counters per client address, per account (the
+-- email as typed) and per trusted device, keyed by an HMAC of what they count. In PostgreSQL so
+-- the limit holds across processes and with Redis down.
+CREATE TABLE login_attempts (
+    bucket text PRIMARY KEY CHECK (bucket ~ '^(address|account|device):[0-9a-f]{64}$'),
+    failures integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    blocked_until timestamptz,
+    expires_at timestamptz NOT NULL
+);
+
+CREATE INDEX login_attempts_expires_idx ON login_attempts (expires_at);

@@ -1,4 +1,4 @@
-"""Merchants: the seeded test merchant, creation, API-key authentication, passwords.
+"""Merchants: the seeded test merchant, creation, API-key authentication, dashboard login.
 
 The API secret and the webhook secrets are stored sealed (gateway/vault.py) and come out in clear
 only through `reveal_api_secret` / `reveal_webhook_secret`, for the few readers that show or sign
@@ -7,17 +7,19 @@ with them. A Merchant carries the sealed bytes, never the plaintext, and its rep
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
+import ipaddress
 import logging
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
-from gateway import db, errors, ids, settings, vault
+from gateway import db, errors, ids, passwords, settings, vault
 
 log = logging.getLogger("gateway.merchants")
 
@@ -92,27 +94,6 @@ def _sealed_api_secret(config: settings.Settings, row: uuid.UUID, secret: str) -
 def new_webhook_secret() -> str:
     """`whsec_` + base64 of 32 random bytes: the Standard Webhooks key shape."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
-
-
-# Checked when no merchant (or no password) matches, so a miss costs the same scrypt run as a
-# wrong password and response times do not reveal which emails are registered.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-
-
-def check_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt_b64, digest_b64 = stored.split("$", 2)
-    digest = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1, dklen=32
-    )
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
 async def seed(conn: db.Conn, config: settings.Settings) -> None:
@@ -232,7 +213,7 @@ async def create(
                     "name": name,
                     "email": email.strip().lower(),
                     "key": "key_test_" + ids.random_string(16),
-                    "pw": hash_password(password) if password else None,
+                    "pw": await passwords.hash(password) if password else None,
                     **_sealed_api_secret(config, merchant_id, api_secret),
                     "whsec": vault.seal(
                         config, webhook_secret, column=WEBHOOK_SECRET, row=merchant_id
@@ -269,14 +250,24 @@ async def check_login(
 ) -> Merchant | None:
     """The active merchant these dashboard credentials belong to, else None (the caller shows
     one message for every failure). In demo mode the seeded test merchant, which has no
-    password, is let in with any password; otherwise every password is checked."""
+    password, is let in with any password; otherwise every password is checked.
+
+    Every failure costs one scrypt run at the current cost (unknown emails included), off the
+    event loop. A hash made at an older cost is replaced once the password has matched."""
     merchant = await get_by_email(conn, email) if email.strip() else None
     if merchant is not None and merchant.is_test_merchant and demo_mode:
         return merchant if merchant.is_active else None
-    stored = merchant.password_hash if merchant and merchant.password_hash else _DUMMY_HASH
-    ok = check_password(password, stored)
-    if merchant is None or not merchant.password_hash or not ok or not merchant.is_active:
+    stored = merchant.password_hash if merchant else None
+    ok = await passwords.verify(password, stored)
+    if merchant is None or stored is None or not ok or not merchant.is_active:
         return None
+    if passwords.needs_rehash(stored):
+        # Guarded on the old hash: a password changed meanwhile is never overwritten.
+        await conn.execute(
+            "UPDATE merchants SET password_hash = %(new)s, updated_at = now()"
+            " WHERE id = %(id)s AND password_hash = %(old)s",
+            {"id": merchant.id, "old": stored, "new": await passwords.hash(password)},
+        )
     return merchant
 
 
@@ -362,3 +353,88 @@ async def rotate_webhook_secret(
             },
             missing="Merchant not found",
         )
+
+
+# Where a merchant's hosted checkout may be embedded and may post its results (postMessage).
+MAX_CHECKOUT_ORIGINS = 20
+_HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class CheckoutConfig:
+    allowed_origins: list[str]
+
+    def out(self) -> dict[str, Any]:
+        return {"allowed_origins": list(self.allowed_origins)}
+
+
+def checkout_origin(value: str, *, production: bool) -> str:
+    """`value` spelled as a browser spells an origin (`https://shop.example`, `http://localhost:8080`),
+    or BAD_REQUEST_ERROR saying why not. Exactly an origin: the same string goes into a CSP
+    `frame-ancestors` list and is compared with postMessage origins, so a path, a wildcard, a
+    credential or a stray space (which would splice another CSP directive) is refused rather
+    than interpreted. Production takes https only: results posted to a plain-http page can be
+    read or forged on the way."""
+    problem = f"{value!r} is not an origin like https://shop.example"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise errors.BadRequest(problem) from None
+    host = parts.hostname or ""
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or value != value.strip()
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+        or port == 0
+    ):
+        raise errors.BadRequest(problem)
+    if host.startswith("[") or ":" in host:
+        # IPv6 (urlsplit strips the brackets): only a valid address, written back bracketed.
+        try:
+            host = "[" + ipaddress.IPv6Address(host.strip("[]")).compressed + "]"
+        except ValueError:
+            raise errors.BadRequest(problem) from None
+    elif not _HOST.fullmatch(host):
+        # Non-ASCII names must be given in their xn-- form, as browsers report them.
+        raise errors.BadRequest(problem)
+    if production and parts.scheme != "https":
+        raise errors.BadRequest(f"{value!r}: checkout origins must use https in production")
+    netloc = host if port in (None, _DEFAULT_PORTS[parts.scheme]) else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+async def checkout_config(conn: db.Conn, merchant_id: uuid.UUID) -> CheckoutConfig:
+    return await db.get(
+        conn,
+        CheckoutConfig,
+        "SELECT checkout_origins AS allowed_origins FROM merchants WHERE id = %(id)s",
+        {"id": merchant_id},
+        missing="Merchant not found",
+    )
+
+
+async def set_checkout_origins(
+    conn: db.Conn, merchant_id: uuid.UUID, origins: list[str], *, production: bool
+) -> CheckoutConfig:
+    """Replace the merchant's allowed checkout origins (normalised, duplicates dropped, order
+    kept); an empty list clears them."""
+    if len(origins) > MAX_CHECKOUT_ORIGINS:
+        raise errors.BadRequest(f"At most {MAX_CHECKOUT_ORIGINS} checkout origins")
+    normalised = list(dict.fromkeys(checkout_origin(o, production=production) for o in origins))
+    return await db.get(
+        conn,
+        CheckoutConfig,
+        "UPDATE merchants SET checkout_origins = %(origins)s, updated_at = now()"
+        " WHERE id = %(id)s RETURNING checkout_origins AS allowed_origins",
+        {"id": merchant_id, "origins": normalised},
+        missing="Merchant not found",
+    )

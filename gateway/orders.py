@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway import db, ids, pagination, serialize
+from gateway import db, errors, ids, pagination, serialize
 
 STATUSES = ("created", "paid")
 NOT_FOUND = "Order not found"
@@ -102,15 +103,44 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, order_id: str) -> Order:
     )
 
 
-async def get_public(conn: db.Conn, order_id: str) -> Order:
-    """Any merchant's order, by id alone: for the checkout page."""
+# The checkout's view of an order: an active merchant's, and when the page names the merchant's
+# key (the SDK's `key` option), only that merchant's. Anything else answers exactly as an
+# unknown order does, so a key cannot be used to probe which orders exist.
+_CHECKOUT_ORDER = (
+    "FROM orders o JOIN merchants m ON m.id = o.merchant_id"
+    " WHERE o.id = %(id)s AND m.is_active AND (%(key)s::text IS NULL OR m.api_key = %(key)s)"
+)
+# Wider than any key we issue; anything else (a NUL, a space) matches no merchant.
+KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _checkout_params(order_id: str, key: str | None) -> dict[str, Any]:
+    if key is not None and KEY_SHAPE.fullmatch(key) is None:
+        raise errors.NotFound(NOT_FOUND)  # no key has that shape
+    return {"id": ids.require("order", order_id, NOT_FOUND), "key": key}
+
+
+async def get_public(conn: db.Conn, order_id: str, key: str | None = None) -> Order:
+    """Any active merchant's order, by id alone (the contract's direct checkout link), or bound
+    to the merchant whose publishable `key` the checkout was opened with."""
     return await db.get(
         conn,
         Order,
-        f"SELECT {COLUMNS} FROM orders WHERE id = %(id)s",
-        {"id": ids.require("order", order_id, NOT_FOUND)},
+        f"SELECT {db.columns(Order, 'o')} {_CHECKOUT_ORDER}",
+        _checkout_params(order_id, key),
         missing=NOT_FOUND,
     )
+
+
+async def checkout_origins(conn: db.Conn, order_id: str, key: str | None) -> list[str] | None:
+    """The origins the order's merchant lets embed its checkout ([] = none configured), or None
+    when the checkout could not show this order at all (see get_public)."""
+    try:
+        params = _checkout_params(order_id, key)
+    except errors.NotFound:
+        return None
+    row = await db.fetch_one(conn, f"SELECT m.checkout_origins {_CHECKOUT_ORDER}", params)
+    return None if row is None else list(row["checkout_origins"])
 
 
 async def list_(

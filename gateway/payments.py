@@ -72,6 +72,23 @@ class Payment:
         )
         return body
 
+    def public(self) -> dict[str, Any]:
+        """What anyone holding the payment id may read (the checkout page polls it without
+        credentials): its state and outcome. No payer details (VPA, card network and last four),
+        nothing the merchant did afterwards (capture, refunds)."""
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "method": self.method,
+            "error_code": self.error_code,
+            "error_description": self.error_description,
+            "created_at": serialize.timestamp(self.created_at),
+            "updated_at": serialize.timestamp(self.updated_at),
+        }
+
     @property
     def refundable_amount(self) -> int:
         return self.amount - self.amount_refunded
@@ -85,13 +102,15 @@ async def create(
     merchant_id: uuid.UUID | None,
     request: instruments.PaymentRequest,
     config: settings.Settings,
+    *,
+    key: str | None = None,
 ) -> Payment:
     """Validate and record a payment. `merchant_id=None` is the public checkout path: the
-    merchant is the order's."""
+    merchant is the order's (an active one's, and the owner of `key` when the page names one)."""
     if not request.order_id:
         raise errors.BadRequest("order_id is required")
     if merchant_id is None:
-        order = await orders.get_public(conn, request.order_id)
+        order = await orders.get_public(conn, request.order_id, key)
     else:
         order = await orders.get(conn, merchant_id, request.order_id)
     instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
@@ -156,13 +175,19 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment
     )
 
 
-async def get_public(conn: db.Conn, payment_id: str) -> Payment:
-    """Any merchant's payment, by id alone: the checkout page polls it unauthenticated."""
+async def get_public(conn: db.Conn, payment_id: str, key: str | None = None) -> Payment:
+    """Any merchant's payment by id alone (the checkout page polls it unauthenticated; answer
+    it with `.public()`), or only the merchant's whose publishable `key` the page was opened
+    with. A deactivated merchant's payment still answers: its payer must learn the outcome."""
+    if key is not None and orders.KEY_SHAPE.fullmatch(key) is None:
+        raise errors.NotFound(NOT_FOUND)
     return await db.get(
         conn,
         Payment,
-        f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s",
-        {"id": ids.require("pay", payment_id, NOT_FOUND)},
+        f"SELECT {db.columns(Payment, 'p')} FROM payments p JOIN merchants m"
+        " ON m.id = p.merchant_id"
+        " WHERE p.id = %(id)s AND (%(key)s::text IS NULL OR m.api_key = %(key)s)",
+        {"id": ids.require("pay", payment_id, NOT_FOUND), "key": key},
         missing=NOT_FOUND,
     )
 
@@ -220,6 +245,10 @@ async def stats(conn: db.Conn, merchant_id: uuid.UUID) -> Stats:
 async def capture(
     conn: db.Conn, merchant_id: uuid.UUID, payment_id: str, amount: int | None
 ) -> Payment:
+    """Capture the whole of a successful payment, once. A payment with any refund is no
+    longer capturable: the money captured would include what was already given back. The
+    guard is in the UPDATE, so a refund committing first (it locks the row and raises
+    amount_refunded) makes this capture fail instead of racing it."""
     current = await get(conn, merchant_id, payment_id)
     if amount is not None and amount != current.amount:
         raise errors.BadRequest("Capture amount must equal the payment amount")
@@ -228,7 +257,7 @@ async def capture(
         Payment,
         "UPDATE payments SET captured = true, updated_at = now()"
         " WHERE id = %(id)s AND merchant_id = %(m)s AND status = 'success' AND NOT captured"
-        f" RETURNING {COLUMNS}",
+        f" AND amount_refunded = 0 RETURNING {COLUMNS}",
         {"id": payment_id, "m": merchant_id},
     )
     if captured is None:

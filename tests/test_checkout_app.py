@@ -3,7 +3,9 @@ address and a CSP that lets the page talk to that API only."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -20,10 +22,15 @@ CONTRACT_IDS = {
 }  # fmt: skip
 
 
-def _client(api_url: str) -> httpx.AsyncClient:
+@contextlib.asynccontextmanager
+async def _client(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     config = settings.load().model_copy(update={"public_api_url": api_url})
-    transport = httpx.ASGITransport(app=checkout.create_app(config))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    application = checkout.create_app(config)
+    # With its lifespan: the page reads the order's merchant's checkout origins.
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
 
 
 async def test_page_has_every_contract_test_id_and_the_configured_api() -> None:

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from gateway import cli, db, keys, merchants, settings
+from gateway import cli, db, keys, merchants, passwords, settings
 from tests import conftest, services
 
 CREDENTIALS = re.compile(
@@ -72,8 +72,8 @@ async def test_merchants_create_prints_working_credentials(
     assert stored.password_hash is not None
     assert stored.password_hash.startswith("scrypt$")
     assert "s3cret-pw" not in stored.password_hash
-    assert merchants.check_password("s3cret-pw", stored.password_hash)
-    assert not merchants.check_password("wrong", stored.password_hash)
+    assert await passwords.verify("s3cret-pw", stored.password_hash)
+    assert not await passwords.verify("wrong", stored.password_hash)
 
 
 async def test_wrong_secret_for_a_created_merchant_is_rejected(client: httpx.AsyncClient) -> None:

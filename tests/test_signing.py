@@ -91,11 +91,30 @@ def _signed(secret: str = SECRET, ts: int | None = None) -> tuple[bytes, dict[st
     return body, signing.headers("evt_1", ts or int(time.time()), body, secret)
 
 
-def test_verify_accepts_either_signature() -> None:
+def test_verify_requires_the_standard_headers_and_takes_the_legacy_one_on_request() -> None:
     body, headers = _signed()
     assert verify.verify(body, headers, SECRET)["data"]["payment"]["id"] == "pay_1"
     legacy_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
-    assert verify.verify(body, legacy_only, SECRET)["event"] == "payment.success"
+    with pytest.raises(verify.WebhookVerificationError, match="allow_legacy"):
+        verify.verify(body, legacy_only, SECRET)
+    assert verify.verify(body, legacy_only, SECRET, allow_legacy=True)["event"] == (
+        "payment.success"
+    )
+
+
+def test_verify_with_allow_legacy_still_checks_the_standard_timestamp_when_present() -> None:
+    body, headers = _signed(ts=int(time.time()) - 3600)
+    with pytest.raises(verify.WebhookVerificationError) as caught:
+        verify.verify(body, headers, SECRET, allow_legacy=True)
+    assert caught.value.reason == "stale_timestamp"
+
+
+def test_verify_reads_only_ascii_digits_as_a_timestamp() -> None:
+    body, headers = _signed()
+    arabic = "".join(chr(0x0660 + int(d)) for d in headers["webhook-timestamp"])
+    with pytest.raises(verify.WebhookVerificationError) as caught:
+        verify.verify(body, {**headers, "webhook-timestamp": arabic}, SECRET)
+    assert caught.value.reason == "bad_timestamp"
 
 
 @pytest.mark.parametrize(

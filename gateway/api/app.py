@@ -8,15 +8,26 @@ from collections.abc import AsyncIterator
 
 import psycopg
 import psycopg_pool
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from gateway import cache, db, errors, logs, ratelimit, settings
 from gateway import queue as queue_module
-from gateway.api import health, middleware, openapi, orders, payments, refunds, testing, webhooks
+from gateway.api import (
+    checkout_config,
+    health,
+    middleware,
+    openapi,
+    orders,
+    payments,
+    refunds,
+    testing,
+    webhooks,
+)
 from gateway.api.deps import json_response
 
 log = logging.getLogger("gateway.api")
@@ -43,6 +54,24 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
+def allowed_methods(request: Request) -> str | None:
+    """`Allow` for a 405: every method of the resource at this path. Starlette takes it from the
+    first route whose path matches, but one resource may be served by several routes (GET and PUT
+    /api/v1/webhooks/config). The resource is the first route template that matches, in routing
+    order, so /api/v1/webhooks/test is its own resource (POST) and not a log id (GET)."""
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    routes = [
+        (route.path, route.methods)
+        for route in routing.iter_route_contexts(request.app.routes)
+        if route.path and route.methods
+    ]
+    for template, _ in routes:
+        if compile_path(template)[0].match(path):
+            methods = {m for other, methods in routes if other == template for m in methods}
+            return ", ".join(sorted(methods))
+    return None
+
+
 def _error(error: errors.GatewayError) -> Response:
     return json_response(error.status, error.body(), headers=error.headers)
 
@@ -63,13 +92,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             error: errors.GatewayError = errors.NotFound("The requested URL was not found")
         elif exc.status_code == 405:
             error = errors.BadRequest(f"Method {request.method} not allowed")
+            allow = allowed_methods(request)
+            if allow:
+                headers["Allow"] = allow
         else:
             error = errors.BadRequest(str(exc.detail))
-        return json_response(exc.status_code, error.body(), headers=dict(exc.headers or {}))
+        return json_response(exc.status_code, error.body(), headers=headers)
 
     async def database_down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
@@ -160,6 +193,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(refunds.router)
     app.include_router(webhooks.router)
+    app.include_router(checkout_config.router)
     if config.test_endpoints:
         app.include_router(testing.router)
     return app

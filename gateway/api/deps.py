@@ -103,12 +103,24 @@ class Creation:
         return raw_json_response(outcome.status, outcome.body, headers)
 
 
+# idempotency.KEY as a header can carry it: HTTP drops the spaces around a field value before
+# check_key() sees it, so a key that starts or ends with one is not the key the server gets.
+IDEMPOTENCY_KEY = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
+
 async def creation(
     request: Request,
     conn: Conn,
     merchant: Merchant,
     config: Config,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="1-255 printable ASCII characters; a retry with the same key and body"
+            " replays the first response",
+            json_schema_extra={"pattern": IDEMPOTENCY_KEY},
+        ),
+    ] = None,
 ) -> Creation:
     attempt = None
     if idempotency_key is not None:

@@ -12,10 +12,9 @@ import uuid
 from collections.abc import Callable
 
 import orjson
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import errors, ids, ratelimit
+from gateway import asgi, errors, ids, ratelimit
 
 log = logging.getLogger("gateway.api")
 access = logging.getLogger("gateway.access")
@@ -43,11 +42,10 @@ async def send_error(
     await send({"type": "http.response.body", "body": orjson.dumps(error.body(request_id))})
 
 
-class _BodyTooLarge(StarletteHTTPException):
-    """Raised from receive(); FastAPI re-raises HTTPExceptions met while reading a body."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=413, detail="Request body too large")
+async def _too_large(scope: Scope, send: Send) -> None:
+    """The body cap's refusal: the envelope, with the request id RequestContext set."""
+    request_id = scope.get("state", {}).get("request_id")
+    await send_error(send, errors.PayloadTooLarge(), request_id)
 
 
 # Every API response: private ones carry credentials and merchant data, and no shared or
@@ -71,8 +69,9 @@ class RequestContext:
         max_body: int,
         security_headers: tuple[tuple[bytes, bytes], ...] = (NO_STORE,),
     ) -> None:
-        self.app = app
-        self.max_body = max_body
+        # The cap runs inside the context, so its 413 carries the request id, the security
+        # headers and an access-log line like any other answer.
+        self.app = asgi.BodyLimit(app, max_body, reject=_too_large)
         self.security_headers = security_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,26 +97,8 @@ class RequestContext:
                 ]
             await send(message)
 
-        received = 0
-
-        async def capped_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge()
-            return message
-
         try:
-            length = headers.get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                await send_error(send_with_id, errors.PayloadTooLarge(), request_id)
-            else:
-                await self.app(scope, capped_receive, send_with_id)
-        except _BodyTooLarge:
-            if not status_holder["started"]:
-                await send_error(send_with_id, errors.PayloadTooLarge(), request_id)
+            await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error (request_id=%s)", request_id)
             if not status_holder["started"]:

@@ -2,17 +2,94 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway import instruments, payments
-from gateway.api import deps
-from gateway.api.pages import PageOut
+from gateway.api import deps, pages
+from gateway.api import orders as orders_api
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+
+
+# instruments.validate's rules, for the OpenAPI document (tests/test_openapi.py holds these
+# patterns to the domain's answers). The domain strips the spaces around each card field and
+# the spaces and dashes inside a number; an integer is read as its decimal digits.
+VPA = "^" + instruments.VPA.pattern + "$"
+CARD_NUMBER = r"^[\s-]*(?:[0-9][\s-]*){13,19}$"
+EXPIRY_MONTH = r"^\s*0*(?:[1-9]|1[0-2])\s*$"
+EXPIRY_YEAR = r"^\s*(?:[0-9]{2}|[0-9]{4})\s*$"
+CARD_EXPIRY = r"^\s*0*(?:[1-9]|1[0-2])\s*/\s*(?:[0-9]{2}|[0-9]{4})\s*$"
+CVV = r"^\s*" + instruments.CVV.pattern + r"\s*$"
+
+
+def _text_or_integer(pattern: str, **integer: int) -> dict[str, Any]:
+    return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "integer", **integer}]}
+
+
+CARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["number", "expiry_month", "expiry_year", "cvv"],
+    "properties": {
+        "number": _text_or_integer(CARD_NUMBER),
+        "expiry_month": _text_or_integer(EXPIRY_MONTH, minimum=1, maximum=12),
+        "expiry_year": _text_or_integer(EXPIRY_YEAR, minimum=10, maximum=9999),
+        "cvv": _text_or_integer(CVV, minimum=100, maximum=9999),
+    },
+}
+
+
+def _when_method(method: str, then: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "if": {"required": ["method"], "properties": {"method": {"const": method}}},
+        "then": then,
+    }
+
+
+def _payment_schema(schema: dict[str, Any]) -> None:
+    """The model keeps every field optional so that the domain answers in the contract's order
+    (an unknown order is a 404 before a bad method is a 400); the document states the request
+    the domain accepts. The VPA matters only for UPI and the card only for cards, so their
+    rules are conditional: a card payment with a malformed `vpa` is still accepted."""
+    properties = schema["properties"]
+    properties["order_id"] = {"type": "string", "minLength": 1, "title": "Order Id"}
+    properties["method"] = {"type": "string", "enum": list(payments.METHODS), "title": "Method"}
+    schema["required"] = ["order_id", "method"]
+    schema["allOf"] = [
+        _when_method(
+            "upi",
+            {
+                "required": ["vpa"],
+                "properties": {
+                    "vpa": {
+                        "type": "string",
+                        "pattern": VPA,
+                        "maxLength": instruments.MAX_VPA_LENGTH,
+                    }
+                },
+            },
+        ),
+        _when_method(
+            "card",
+            {
+                "anyOf": [
+                    {"required": ["card"], "properties": {"card": CARD_SCHEMA}},
+                    {
+                        "required": ["card_number", "card_expiry", "card_cvv"],
+                        "properties": {
+                            "card": {"type": "null"},
+                            "card_number": _text_or_integer(CARD_NUMBER),
+                            "card_expiry": {"type": "string", "pattern": CARD_EXPIRY},
+                            "card_cvv": _text_or_integer(CVV, minimum=100, maximum=9999),
+                        },
+                    },
+                ]
+            },
+        ),
+    ]
 
 
 class CardIn(BaseModel):
@@ -27,10 +104,8 @@ class PaymentCreate(BaseModel):
     """UPI: {order_id, method:"upi", vpa}. Card: {order_id, method:"card", card:{…}} or the
     flat card_number / card_expiry ("MM/YY") / card_cvv / card_holder_name form."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_payment_schema)
 
-    # Optional here so the domain can answer in the contract's order (unknown order → 404
-    # before a missing method → 400).
     order_id: str | None = None
     method: str | None = Field(None, max_length=16)
     # No length bound here: an over-long VPA is an invalid VPA (INVALID_VPA), not a bad request.
@@ -47,11 +122,11 @@ class PaymentOut(BaseModel):
     order_id: str
     amount: int
     currency: str
-    method: str
+    method: str = Field(json_schema_extra={"enum": list(payments.METHODS)})
     vpa: str | None = None
     card_network: str | None = None
     card_last4: str | None = None
-    status: str
+    status: str = Field(json_schema_extra={"enum": list(payments.STATUSES)})
     captured: bool
     error_code: str | None
     error_description: str | None
@@ -60,8 +135,36 @@ class PaymentOut(BaseModel):
     updated_at: str
 
 
+class PaymentPublicOut(BaseModel):
+    """The unauthenticated view the checkout page polls: state and outcome, no payer details."""
+
+    id: str
+    order_id: str
+    status: str
+    amount: int
+    currency: str
+    method: str
+    error_code: str | None
+    error_description: str | None
+    created_at: str
+    updated_at: str
+
+
+# The publishable key the checkout was opened with (the SDK's `key`): binds the request to that
+# merchant's orders. Absent on the contract's direct /checkout?order_id=… link.
+CheckoutKey = Annotated[
+    str | None,
+    Query(max_length=255, description="Publishable API key; only that merchant's orders answer"),
+]
+
+
 class CaptureIn(BaseModel):
-    amount: StrictInt | None = None
+    # Stated, not enforced: the payment is looked up first (404), then the amount compared (400).
+    amount: StrictInt | None = Field(
+        None,
+        description="Must equal the payment's amount",
+        json_schema_extra={"minimum": orders_api.MIN_AMOUNT, "maximum": orders_api.MAX_AMOUNT},
+    )
 
 
 def _text(value: str | int | None) -> str | None:
@@ -107,22 +210,25 @@ async def create_payment(
     return await creation.created(lambda: payments.create(conn, merchant.id, request, config))
 
 
+# The whole payment, as the contract's "201 payment" says, not the public view: the caller has
+# just typed every payer detail in it (the VPA, the card whose network and last four it shows)
+# and nothing else has happened to it yet, so it tells them nothing they did not send.
 @router.post("/public", status_code=201, response_model=PaymentOut)
 async def create_payment_public(
-    body: PaymentCreate, conn: deps.Conn, config: deps.Config
+    body: PaymentCreate, conn: deps.Conn, config: deps.Config, key: CheckoutKey = None
 ) -> Response:
-    payment = await payments.create(conn, None, _request(body), config)
+    payment = await payments.create(conn, None, _request(body), config, key=key or None)
     return deps.json_response(201, payment.out())
 
 
-@router.get("", response_model=PageOut[PaymentOut])
+@router.get("", response_model=pages.PageOut[PaymentOut])
 async def list_payments(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: Annotated[int, Query()] = 10,
-    offset: Annotated[int, Query()] = 0,
-    status: Annotated[str | None, Query()] = None,
-    method: Annotated[str | None, Query()] = None,
+    limit: pages.Limit = 10,
+    offset: pages.Offset = 0,
+    status: Annotated[str | None, pages.one_of(payments.STATUSES)] = None,
+    method: Annotated[str | None, pages.one_of(payments.METHODS)] = None,
 ) -> Response:
     page = await payments.list_(
         conn, merchant.id, status=status, method=method, limit=limit, offset=offset
@@ -135,9 +241,10 @@ async def get_payment(payment_id: str, conn: deps.Conn, merchant: deps.Merchant)
     return deps.json_response(200, (await payments.get(conn, merchant.id, payment_id)).out())
 
 
-@router.get("/{payment_id}/public", response_model=PaymentOut)
-async def get_payment_public(payment_id: str, conn: deps.Conn) -> Response:
-    return deps.json_response(200, (await payments.get_public(conn, payment_id)).out())
+@router.get("/{payment_id}/public", response_model=PaymentPublicOut)
+async def get_payment_public(payment_id: str, conn: deps.Conn, key: CheckoutKey = None) -> Response:
+    payment = await payments.get_public(conn, payment_id, key or None)
+    return deps.json_response(200, payment.public())
 
 
 @router.post("/{payment_id}/capture", response_model=PaymentOut)

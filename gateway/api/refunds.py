@@ -9,8 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from gateway import refunds
-from gateway.api import deps
-from gateway.api.pages import PageOut
+from gateway.api import deps, openapi, pages
 
 router = APIRouter(tags=["refunds"])
 
@@ -19,7 +18,9 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     amount: StrictInt = Field(gt=0, le=10**12, description="Integer paise, more than 0")
-    reason: StrictStr | None = Field(None, max_length=255)
+    reason: StrictStr | None = Field(
+        None, max_length=255, json_schema_extra={"pattern": openapi.NO_NUL}
+    )
 
 
 class RefundOut(BaseModel):
@@ -27,7 +28,7 @@ class RefundOut(BaseModel):
     payment_id: str
     amount: int
     reason: str | None
-    status: str
+    status: str = Field(json_schema_extra={"enum": list(refunds.STATUSES)})
     created_at: str
     processed_at: str | None
 
@@ -48,14 +49,14 @@ async def create_refund(
     )
 
 
-@router.get("/api/v1/refunds", response_model=PageOut[RefundOut])
+@router.get("/api/v1/refunds", response_model=pages.PageOut[RefundOut])
 async def list_refunds(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: Annotated[int, Query()] = 10,
-    offset: Annotated[int, Query()] = 0,
-    status: Annotated[str | None, Query()] = None,
-    payment_id: Annotated[str | None, Query()] = None,
+    limit: pages.Limit = 10,
+    offset: pages.Offset = 0,
+    status: Annotated[str | None, pages.one_of(refunds.STATUSES)] = None,
+    payment_id: Annotated[str | None, Query(json_schema_extra={"pattern": openapi.NO_NUL})] = None,
 ) -> Response:
     page = await refunds.list_(
         conn, merchant.id, payment_id=payment_id, status=status, limit=limit, offset=offset

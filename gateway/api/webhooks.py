@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway import events, merchants, settings
-from gateway.api import deps
-from gateway.api.pages import PageOut
+from gateway.api import deps, openapi, pages
 from gateway.webhooks import deliveries, urls
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -18,8 +17,8 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 class WebhookLogOut(BaseModel):
     id: str
-    event: str
-    status: str
+    event: str = Field(json_schema_extra={"enum": list(events.TYPES)})
+    status: str = Field(json_schema_extra={"enum": list(deliveries.STATUSES)})
     attempts: int
     created_at: str
     last_attempt_at: str | None
@@ -34,10 +33,19 @@ class WebhookLogDetail(WebhookLogOut):
     response_body: str | None
 
 
+# urls.check_syntax's first rule, around the spaces put_config strips: http or https (any case).
+WEBHOOK_URL = r"^\s*(?:[Hh][Tt][Tt][Pp][Ss]?://[\s\S]*)?$"
+
+
 class WebhookConfigIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    url: str | None
+    # Stated, not enforced here: put_config strips the URL (empty clears it) and urls.check()
+    # words the 400. Outside test mode the host must also resolve to a public address.
+    url: str | None = Field(
+        description="An http(s) URL; null or empty clears it",
+        json_schema_extra={"maxLength": urls.MAX_LENGTH, "pattern": WEBHOOK_URL},
+    )
 
 
 class WebhookConfigOut(BaseModel):
@@ -61,15 +69,17 @@ def _config_out(merchant: merchants.Merchant, config: settings.Settings) -> dict
     }
 
 
-@router.get("", response_model=PageOut[WebhookLogOut])
+@router.get("", response_model=pages.PageOut[WebhookLogOut])
 async def list_webhooks(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: Annotated[int, Query()] = 10,
-    offset: Annotated[int, Query()] = 0,
-    status: Annotated[str | None, Query()] = None,
-    event: Annotated[str | None, Query()] = None,
-    resource_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: pages.Limit = 10,
+    offset: pages.Offset = 0,
+    status: Annotated[str | None, pages.one_of(deliveries.STATUSES)] = None,
+    event: Annotated[str | None, pages.one_of(events.TYPES)] = None,
+    resource_id: Annotated[
+        str | None, Query(max_length=64, json_schema_extra={"pattern": openapi.NO_NUL})
+    ] = None,
 ) -> Response:
     page = await deliveries.list_(
         conn,

@@ -17,8 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Scope, Send
 
-from gateway import db, errors, logs, settings
+from gateway import asgi, db, errors, logs, settings
 from gateway.dashboard import auth, pages, web, webhooks
 
 log = logging.getLogger("gateway.dashboard")
@@ -35,6 +36,20 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     return web.render(request, "error.html", {"title": title, "message": message}, status=status)
+
+
+def _too_large_page(request: Request, limit: int) -> Response:
+    return _error_page(
+        request,
+        413,
+        "Too large",
+        f"What was sent is larger than the {limit // 1024} KiB a dashboard form may be."
+        " Go back and send less.",
+    )
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def create_app(config: settings.Settings | None = None) -> FastAPI:
@@ -65,6 +80,13 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
+
+    # The same cap as the API (a login form or an upload is never read past it). Added before
+    # security_headers, so that one, wrapping it, puts CSP and no-store on the 413 page too.
+    async def too_large(scope: Scope, send: Send) -> None:
+        await _too_large_page(Request(scope), config.max_body_bytes)(scope, _no_body, send)
+
+    app.add_middleware(asgi.BodyLimit, max_body=config.max_body_bytes, reject=too_large)
 
     @app.middleware("http")
     async def security_headers(
@@ -97,6 +119,10 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
             "This form could not be verified (missing or stale security token)."
             " Go back, reload the page and try again.",
         )
+
+    @app.exception_handler(asgi.BodyTooLarge)
+    async def body_too_large(request: Request, exc: asgi.BodyTooLarge) -> Response:
+        return _too_large_page(request, config.max_body_bytes)
 
     @app.exception_handler(errors.NotFound)
     async def not_found(request: Request, exc: errors.NotFound) -> Response:

@@ -1,9 +1,12 @@
 """/login and /logout. The login form itself is protected against login CSRF by a
-double-submit token (a cookie and a hidden field that must match), since no session exists yet."""
+double-submit token (a cookie and a hidden field that must match), since no session exists yet.
+Password guessing is throttled per address, account and device (throttle.py): a throttled
+attempt gets the login page with 429 and Retry-After, and no password check."""
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from typing import Annotated
 
@@ -11,13 +14,24 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway import merchants, settings
-from gateway.dashboard import sessions, web
+from gateway.dashboard import sessions, throttle, web
 
 router = APIRouter()
 log = logging.getLogger("gateway.dashboard")
 
 LOGIN_CSRF_COOKIE = "gw_login_csrf"
 BAD_CREDENTIALS = "Invalid email or password."
+THROTTLED = {
+    "address": "Too many failed logins from your network.",
+    "account": "Too many failed logins for this account.",
+    "device": "Too many failed logins for this account from this browser.",
+}
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 def _secure(config: settings.Settings) -> bool:
@@ -83,6 +97,15 @@ async def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie.encode(), csrf_token.encode()):
         raise web.CsrfRejected()
+    client = request.client.host if request.client else None
+    attempt = throttle.buckets(config, client, email, request.cookies.get(throttle.DEVICE_COOKIE))
+    refused = await throttle.admit(conn, attempt)
+    if refused is not None:
+        log.warning("dashboard login throttled (%s, %d s)", refused.kind, refused.retry_after)
+        error = f"{THROTTLED[refused.kind]} Try again in {_wait(refused.retry_after)}."
+        page = _login_page(request, config, email=email, error=error, status=429, next_path=next)
+        page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     merchant = await merchants.check_login(conn, email, password, demo_mode=config.demo_mode)
     if merchant is None:
         # Logged without the email or password: a failed login is not an audit of who tried.
@@ -90,6 +113,7 @@ async def login(
         return _login_page(
             request, config, email=email, error=BAD_CREDENTIALS, status=401, next_path=next
         )
+    await throttle.succeeded(conn, attempt)
     created = await sessions.create(conn, merchant.id)
     response = RedirectResponse(next if web.safe_next(next) else "/dashboard", status_code=303)
     response.set_cookie(
@@ -100,6 +124,17 @@ async def login(
         samesite="lax",
         secure=_secure(config),
         path="/",
+    )
+    # This browser has now proved the password: its future attempts count apart from the
+    # account's, so nobody hammering the account can lock it out of here.
+    response.set_cookie(
+        throttle.DEVICE_COOKIE,
+        throttle.device_cookie(config, merchant.email),
+        max_age=int(throttle.DEVICE_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(config),
+        path="/login",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response

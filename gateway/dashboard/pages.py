@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway import db, errors, merchants, payments, refunds
+from gateway import db, errors, merchants, payments, refunds, settings
 from gateway.dashboard import docs, web
 from gateway.webhooks import deliveries
 
@@ -161,8 +161,62 @@ async def create_refund(
     )
 
 
-@router.get("/dashboard/docs")
-async def docs_page(request: Request, who: web.LoggedIn, config: web.Config) -> Response:
+async def _docs(
+    request: Request,
+    who: web.Viewer,
+    conn: db.Conn,
+    config: settings.Settings,
+    *,
+    origins_value: str | None = None,
+    origins_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    saved = await merchants.checkout_config(conn, who.merchant.id)
     return web.render(
-        request, "docs.html", {"snippets": docs.snippets(who.merchant, config)}, who=who
+        request,
+        "docs.html",
+        {
+            "snippets": docs.snippets(who.merchant, config),
+            "checkout_origins": "\n".join(saved.allowed_origins)
+            if origins_value is None
+            else origins_value,
+            "origins_error": origins_error,
+            "origins_saved": request.query_params.get("notice") == "origins_saved",
+            "production": config.production,
+        },
+        who=who,
+        status=status,
+    )
+
+
+@router.get("/dashboard/docs")
+async def docs_page(
+    request: Request, who: web.LoggedIn, conn: web.Conn, config: web.Config
+) -> Response:
+    return await _docs(request, who, conn, config)
+
+
+@router.post("/dashboard/docs/checkout-origins")
+async def save_checkout_origins(
+    request: Request, who: web.LoggedIn, conn: web.Conn, config: web.Config, form: web.CheckedForm
+) -> Response:
+    """The same setting as PUT /api/v1/checkout/config: one origin per line (or comma)."""
+    text = str(form.get("origins", ""))
+    origins = [o.strip() for o in text.replace(",", "\n").splitlines() if o.strip()]
+    try:
+        await merchants.set_checkout_origins(
+            conn, who.merchant.id, origins, production=config.production
+        )
+    except errors.BadRequest as error:
+        return await _docs(
+            request,
+            who,
+            conn,
+            config,
+            origins_value=text,
+            origins_error=error.description,
+            status=400,
+        )
+    return RedirectResponse(
+        "/dashboard/docs?notice=origins_saved#section-checkout-origins", status_code=303
     )

@@ -4,7 +4,7 @@ rendering, and the rupee/time formatting that belongs to the UI only."""
 from __future__ import annotations
 
 import datetime as dt
-import decimal
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,20 +44,32 @@ class AmountError(ValueError):
     pass
 
 
+# Rupees as a merchant types them, ASCII digits only: Decimal() would also take exponents
+# ("1e100"), NaN, Infinity, underscores and any Unicode digit (Arabic-Indic, fullwidth), none of
+# which is an amount a merchant means.
+AMOUNT = re.compile(r"(?P<sign>[+-]?)(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?")
+# Up to ₹9,99,99,99,999.99 (about 10**12 paise): far past any payment, and few enough digits
+# that int() stays cheap (it is slow on thousands of digits, and refuses more than 4300).
+MAX_WHOLE_DIGITS = 10
+
+
 def parse_rupees(text: str) -> int:
-    """'1,250.5' → 125050 paise; at most two decimals, positive."""
+    """'1,250.5' → 125050 paise; at most two decimals, positive. Any other text is an
+    AmountError carrying the message for the form (never another exception)."""
     cleaned = text.strip().replace(",", "").removeprefix("₹").strip()
-    try:
-        value = decimal.Decimal(cleaned)
-    except decimal.InvalidOperation:
-        raise AmountError("Enter the amount in rupees, e.g. 250.00") from None
-    if not value.is_finite() or value <= 0:
-        raise AmountError("Amount must be more than ₹0.00")
-    if value != value.quantize(decimal.Decimal("0.01")):
+    match = AMOUNT.fullmatch(cleaned)
+    if match is None or not (match["whole"] or match["fraction"]):
+        raise AmountError("Enter the amount in rupees, e.g. 250.00")
+    whole = match["whole"].lstrip("0")
+    fraction = (match["fraction"] or "").rstrip("0")
+    if len(fraction) > 2:
         raise AmountError("Amount can have at most two decimals (paise)")
-    if value > 10**12:
+    if len(whole) > MAX_WHOLE_DIGITS:
         raise AmountError("Amount is too large")
-    return int(value * 100)
+    paise = int(whole or "0") * 100 + int(fraction.ljust(2, "0"))
+    if paise == 0 or match["sign"] == "-":
+        raise AmountError("Amount must be more than ₹0.00")
+    return paise
 
 
 def local_time(value: str | dt.datetime | None) -> Markup:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import socket
+import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import httpx
 
-from gateway import db, errors, merchants, settings, vault
+from gateway import db, merchants, settings, vault
 from gateway import queue as jobs_queue
 from gateway.webhooks import deliveries, signing, urls
 
@@ -128,55 +130,131 @@ async def claim(
 
 
 def client() -> httpx.AsyncClient:
-    """One per worker process: connections are reused across deliveries."""
+    """One per worker process: connections are reused across deliveries. Every socket it opens
+    goes to an address `urls.pin` approved for that request (urls.Transport)."""
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     return httpx.AsyncClient(
+        transport=urls.Transport(limits=limits),
         follow_redirects=False,
         timeout=httpx.Timeout(TIMEOUT_SECONDS),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        headers={"User-Agent": "gateway-webhooks/1.0"},
+        # A receiver's answer is only a debugging aid: ask for it unencoded, and never decode
+        # one that comes encoded anyway (a few hundred gzip bytes can inflate to gigabytes).
+        headers={"User-Agent": "gateway-webhooks/1.0", "Accept-Encoding": "identity"},
         trust_env=False,
     )
 
 
+# What an attempt records when no HTTP answer came: a category word and a fixed explanation,
+# never the exception's text (it can carry internal names and addresses, and the merchant reads
+# it through the API and the dashboard).
+FAILURES = {
+    "no_url": "no webhook URL configured",
+    "invalid_url": "the webhook URL is not valid",
+    "dns": "the host name does not resolve",
+    "forbidden_address": "the host resolves to a private or reserved address",
+    "timeout": f"timed out after {TIMEOUT_SECONDS:g} s",
+    "connection_refused": "the receiver refused the connection",
+    "connection_reset": "the receiver closed the connection without a complete answer",
+    "tls": "the TLS handshake or certificate check failed",
+    "connection_failed": "could not connect to the receiver",
+    "protocol_error": "the answer was not valid HTTP",
+    "transport_error": "the request failed before an answer arrived",
+}
+
+
+def failure(category: str) -> Outcome:
+    return Outcome(False, None, f"{category}: {FAILURES[category]}")
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and what it wraps: httpx wraps httpcore, which wraps the OSError or SSLError
+    (anyio groups several), so the reason sits a few links down. Both links are followed:
+    httpcore's pool re-raises `from None`, which keeps only __context__."""
+    seen: list[BaseException] = []
+    pending = [error]
+    while pending and len(seen) < 32:
+        current = pending.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return seen
+
+
+def _category(error: httpx.HTTPError) -> str:
+    for cause in _causes(error):
+        if isinstance(cause, urls.NotPinned):
+            return "forbidden_address"
+        if isinstance(cause, ssl.SSLError):
+            return "tls"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection_refused"
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            return "connection_reset"
+        if isinstance(cause, socket.gaierror):
+            return "dns"
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):
+        return "connection_failed"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "protocol_error"
+    if isinstance(error, httpx.ReadError | httpx.WriteError):
+        return "connection_reset"
+    return "transport_error"
+
+
 async def _read_head(response: httpx.Response) -> str:
+    """The first characters of the answer as stored text. Raw bytes, capped before anything is
+    kept: the body is never decoded (decompressed), whatever Content-Encoding says."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= READ_LIMIT:
             break
     text = b"".join(chunks)[:READ_LIMIT].decode("utf-8", errors="replace")
-    return text[: deliveries.RESPONSE_BODY_CHARS]
+    # PostgreSQL text cannot hold NUL: one in the answer made recording the attempt fail, and
+    # the delivery was never recorded nor retried.
+    return text.replace("\x00", "\ufffd")[: deliveries.RESPONSE_BODY_CHARS]
 
 
 async def send(http: httpx.AsyncClient, claim_: Claim, *, allow_private: bool) -> Outcome:
-    """One signed POST: 5 s in total, no redirects, a bounded read of the response."""
+    """One signed POST: 5 s in total (lookup included), no redirects, a bounded read of the
+    response. The URL is resolved once, here, and the connection goes to the address approved
+    then: a URL that was public when saved may point somewhere private today."""
     if not claim_.url:
-        return Outcome(False, None, "no webhook URL configured")
-    try:
-        # Checked again here, on the address it resolves to now: a URL that was public when
-        # saved may point somewhere private today.
-        await urls.check(claim_.url, allow_private=allow_private)
-    except errors.GatewayError as error:
-        return Outcome(False, None, error.description)
+        return failure("no_url")
     headers = signing.headers(
         claim_.event_id, int(time.time()), claim_.payload, claim_.secret, claim_.previous_secret
     )
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):
+            target = await urls.pin(claim_.url, allow_private=allow_private)
             request = http.build_request(
-                "POST", claim_.url, content=claim_.payload, headers=headers
+                "POST",
+                target.url,
+                content=claim_.payload,
+                headers={**headers, "Accept-Encoding": "identity"},
+                extensions={urls.TARGET_EXTENSION: target},
             )
             response = await http.send(request, stream=True)
             try:
                 body = await _read_head(response)
             finally:
                 await response.aclose()
+    except urls.Refused as refused:
+        return failure(refused.category)
     except TimeoutError:
-        return Outcome(False, None, f"timed out after {TIMEOUT_SECONDS:g} s")
+        return failure("timeout")
     except httpx.HTTPError as error:
-        return Outcome(False, None, f"{type(error).__name__}: {error}"[:200])
+        category = _category(error)
+        # The exception's text stays with the operator; the merchant reads only the category.
+        log.debug("webhook %s attempt failed: %s (%r)", claim_.log_id, category, error)
+        return failure(category)
     ok = 200 <= response.status_code < 300
     return Outcome(ok, response.status_code, body)
 

@@ -7,9 +7,11 @@
         return 400, str(error)   # error.reason says which check failed
 
 Pass the raw body bytes exactly as received: parsing and re-serialising the JSON changes the
-bytes and the signature no longer matches. Either signature scheme is accepted: the Standard
-Webhooks headers (webhook-id, webhook-timestamp, webhook-signature; checked with a timestamp
-tolerance) or the legacy X-Webhook-Signature (hex HMAC-SHA256 of the body).
+bytes and the signature no longer matches. The Standard Webhooks headers (webhook-id,
+webhook-timestamp, webhook-signature) are required and the timestamp must be within 5 minutes,
+so a captured webhook cannot be replayed later. The legacy X-Webhook-Signature (hex HMAC-SHA256
+of the body) signs no timestamp, so it replays forever: it is accepted only with
+`allow_legacy=True`, for a sender that does not send the Standard Webhooks headers.
 """
 
 from __future__ import annotations
@@ -54,20 +56,29 @@ def verify(
     *,
     tolerance: int = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
+    allow_legacy: bool = False,
 ) -> dict[str, Any]:
     """Return the parsed event if a signature made with `secret` matches, else raise
-    WebhookVerificationError saying why."""
+    WebhookVerificationError saying why. `allow_legacy=True` also accepts the timestamp-less
+    X-Webhook-Signature: only for a sender without the Standard Webhooks headers, since a
+    captured legacy-signed webhook verifies forever."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     h = _lower(headers)
-    standard, legacy = h.get("webhook-signature"), h.get("x-webhook-signature")
+    standard = h.get("webhook-signature")
+    legacy = h.get("x-webhook-signature") if allow_legacy else None
     if not standard and not legacy:
-        raise WebhookVerificationError(
-            "missing_signature", "no webhook-signature or X-Webhook-Signature header"
-        )
+        if h.get("x-webhook-signature"):
+            raise WebhookVerificationError(
+                "missing_signature",
+                "no webhook-signature header: X-Webhook-Signature alone signs no timestamp and"
+                " can be replayed, so it is accepted only with allow_legacy=True",
+            )
+        raise WebhookVerificationError("missing_signature", "no webhook-signature header")
     matched = False
     if standard:
         msg_id, ts_text = h.get("webhook-id", ""), h.get("webhook-timestamp", "")
-        if not ts_text.isdigit():
+        # ASCII digits only: int() would also read other scripts' digits.
+        if not (ts_text.isascii() and ts_text.isdigit()):
             raise WebhookVerificationError("bad_timestamp", "webhook-timestamp missing or invalid")
         timestamp = int(ts_text)
         current = time.time() if now is None else now

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -47,13 +48,42 @@ class Stack:
     checkout: str
     merchant: str
 
-    def new_order(self, amount: int = 50000) -> str:
+    def new_order(self, amount: int = 50000, auth: dict[str, str] = SEEDED_AUTH) -> str:
         r = httpx.post(
-            self.api + "/api/v1/orders", json={"amount": amount}, headers=SEEDED_AUTH, timeout=10
+            self.api + "/api/v1/orders", json={"amount": amount}, headers=auth, timeout=10
         )
         assert r.status_code == 201, r.text
         order_id: str = r.json()["id"]
         return order_id
+
+    def new_merchant(self) -> dict[str, str]:
+        """A fresh merchant's API credentials, made the supported way (`gateway merchants
+        create`), for tests that change a merchant's settings: the seeded one stays as it is."""
+        suffix = os.urandom(6).hex()
+        command = [sys.executable, "-m", "gateway.cli", "merchants", "create"]
+        out = subprocess.run(
+            [*command, "--name", f"UI {suffix}", "--email", f"ui{suffix}@example.com"],
+            cwd=processes.ROOT,
+            env=processes._env(None),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        printed = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return {
+            "X-Api-Key": printed["api_key"].strip(),
+            "X-Api-Secret": printed["api_secret"].strip(),
+        }
+
+    def allow_origins(self, auth: dict[str, str], origins: list[str]) -> None:
+        r = httpx.put(
+            self.api + "/api/v1/checkout/config",
+            json={"allowed_origins": origins},
+            headers=auth,
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
 
     def payment(self, payment_id: str) -> dict[str, Any]:
         r = httpx.get(f"{self.api}/api/v1/payments/{payment_id}", headers=SEEDED_AUTH, timeout=10)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.ui.conftest import Stack
 
@@ -185,3 +186,86 @@ def test_checkout_frame_posts_only_to_the_parent_origin_it_was_given(
     shop.wait_for_function("window.events.length > 0")
     shop.wait_for_timeout(300)
     assert events(shop) == [{"origin": stack.checkout, "data": {"type": "close_modal"}}]
+
+
+OPEN_SDK_AS = """([key, orderId]) => {
+    window.gateway = new PaymentGateway({
+        key,
+        orderId,
+        onSuccess: data => window.events.push({type: "success", data}),
+        onFailure: data => window.events.push({type: "failure", data}),
+        onClose: () => window.events.push({type: "close"}),
+    });
+    window.gateway.open();
+}"""
+RECORD_MESSAGES = """() => { window.messages = [];
+    window.addEventListener("message", e => window.messages.push({origin: e.origin, data: e.data}));
+}"""
+
+
+def test_sdk_opened_with_another_merchants_key_shows_an_error_and_never_succeeds(
+    shop: Page, stack: Stack
+) -> None:
+    order_id = stack.new_order()  # the seeded merchant's
+    other = stack.new_merchant()
+    shop.evaluate(OPEN_SDK_AS, [other["X-Api-Key"], order_id])
+
+    frame = shop.frame_locator(IFRAME)
+    expect(frame.locator('[data-test-id="order-unavailable"]')).to_contain_text(
+        "couldn't find this order"
+    )
+    expect(frame.locator('[data-test-id="vpa-input"]')).to_have_count(0)
+    expect(frame.locator('[data-test-id="order-amount"]')).not_to_contain_text("₹")
+    shop.wait_for_timeout(500)
+    assert events(shop) == []
+    expect(shop.locator(MODAL)).to_be_visible()
+
+
+def _try_to_pay(page: Page, iframe: str) -> bool:
+    """Pay inside the checkout frame as a customer would, if the frame shows a form at all."""
+    vpa = page.frame_locator(iframe).locator('[data-test-id="vpa-input"]')
+    try:
+        vpa.wait_for(state="visible", timeout=5_000)
+    except PlaywrightTimeout:
+        return False
+    vpa.fill("victim@okbank")
+    page.frame_locator(iframe).locator('[data-test-id="pay-button"]').click()
+    return True
+
+
+def test_page_on_an_origin_the_merchant_did_not_allow_gets_nothing_posted(
+    page: Page, stack: Stack
+) -> None:
+    merchant = stack.new_merchant()
+    stack.allow_origins(merchant, [stack.merchant])
+    order_id = stack.new_order(auth=merchant)
+    key = merchant["X-Api-Key"]
+
+    # The merchant's own site: the checkout runs (the configuration works).
+    page.goto(f"{stack.merchant}/shop.html")
+    page.evaluate(OPEN_SDK_AS, [key, order_id])
+    expect(page.frame_locator(IFRAME).locator('[data-test-id="vpa-input"]')).to_be_visible()
+    page.evaluate("window.gateway.close()")
+
+    # Another origin copies the merchant's integration (key and order id are both public in
+    # the merchant's page) and also frames the checkout itself, claiming the merchant's origin
+    # as the parent. Neither frame may run, so no payment result can reach this page.
+    elsewhere = stack.merchant.replace("localhost", "127.0.0.1")
+    page.goto(f"{elsewhere}/shop.html")
+    page.evaluate(RECORD_MESSAGES)
+    page.evaluate(OPEN_SDK_AS, [key, order_id])
+    src = (
+        f"{stack.checkout}/checkout?order_id={order_id}&embedded=true&key={key}"
+        f"&parent_origin={stack.merchant}"
+    )
+    page.evaluate(
+        """src => { const f = document.createElement("iframe"); f.name = "forged";
+           f.src = src; document.body.prepend(f); }""",
+        src,
+    )
+    paid = [_try_to_pay(page, IFRAME), _try_to_pay(page, 'iframe[name="forged"]')]
+    if any(paid):
+        page.wait_for_timeout(6_000)  # processing (1 s) and the page's 2 s poll
+    assert page.evaluate("window.messages") == []
+    assert events(page) == []
+    assert paid == [False, False]
