@@ -17,21 +17,49 @@ CREATE TABLE merchants (
     email text NOT NULL UNIQUE CHECK (length(email) BETWEEN 3 AND 255),
     -- key_test_ + 16 alphanumerics (the seeded merchant keeps the contract's shorter values).
     api_key text NOT NULL UNIQUE,
-    api_secret text NOT NULL,
+    -- Legacy plain text (before 0007): NULL once `gateway` has sealed it at start.
+    api_secret text,
     -- scrypt$<salt b64>$<digest b64>; NULL = no dashboard password set.
     password_hash text,
     webhook_url text,
-    webhook_secret text NOT NULL,
+    -- Legacy plain text (before 0007), like api_secret.
+    webhook_secret text,
     is_active boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    -- After a rotation the old secret keeps signing alongside the new one until it expires (24 h).
+    -- Legacy plain text (before 0007), like api_secret.
     previous_webhook_secret text,
+    -- After a rotation the old secret keeps signing alongside the new one until it expires (24 h).
     previous_webhook_secret_expires_at timestamptz,
+    -- The secrets (0007): AES-256-GCM under a key derived from the server key, each bound to its
+    -- merchant id and column (gateway/vault.py). The MAC is a keyed HMAC of the API secret that
+    -- authentication compares in constant time, so no request decrypts anything.
+    api_secret_mac bytea CHECK (octet_length(api_secret_mac) = 32),
+    api_secret_sealed bytea,
+    webhook_secret_sealed bytea,
+    previous_webhook_secret_sealed bytea,
     -- Origins allowed to embed this merchant's checkout and receive its results (0009); empty =
     -- any origin in the demo, none in production.
-    checkout_origins text[] NOT NULL DEFAULT '{}' CHECK (cardinality(checkout_origins) <= 20)
+    checkout_origins text[] NOT NULL DEFAULT '{}' CHECK (cardinality(checkout_origins) <= 20),
+    -- Each secret in exactly one form: plain (a row not converted yet) or sealed.
+    CONSTRAINT merchants_api_secret_one_form CHECK (
+        num_nonnulls(api_secret, api_secret_sealed) = 1
+        AND (api_secret_sealed IS NULL) = (api_secret_mac IS NULL)
+    ),
+    CONSTRAINT merchants_webhook_secret_one_form CHECK (
+        num_nonnulls(webhook_secret, webhook_secret_sealed) = 1
+    ),
+    CONSTRAINT merchants_previous_webhook_secret_one_form CHECK (
+        num_nonnulls(previous_webhook_secret, previous_webhook_secret_sealed) <= 1
+    )
 );
+
+COMMENT ON COLUMN merchants.api_secret IS
+    'Legacy plain text, NULL once converted (0007); read only by merchants.seal_legacy_secrets';
+COMMENT ON COLUMN merchants.webhook_secret IS
+    'Legacy plain text, NULL once converted (0007); read only by merchants.seal_legacy_secrets';
+COMMENT ON COLUMN merchants.previous_webhook_secret IS
+    'Legacy plain text, NULL once converted (0007); read only by merchants.seal_legacy_secrets';
 
 CREATE TABLE orders (
     id text PRIMARY KEY CHECK (id ~ '^order_[A-Za-z0-9]{16}$'),

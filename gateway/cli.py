@@ -37,17 +37,25 @@ def _logging(level: str = "INFO") -> None:
     )
 
 
-async def prepare(url: str, *, demo: bool = True) -> list[str]:
-    """Create the database if missing and migrate: what every start does. Only the demo seeds
-    the contract's test merchant: its credentials are published, so in production a database
-    starts with no merchant at all and `gateway merchants create` is the way in."""
+async def prepare(
+    url: str, config: settings.Settings | None = None, *, demo: bool = True
+) -> list[str]:
+    """Create the database if missing, migrate, and seal what older releases stored in plain
+    text: what every start does. `config` gives the server key (default: the environment's).
+    Only the demo seeds the contract's test merchant: its credentials are published, so in
+    production a database starts with no merchant at all and `gateway merchants create` is the
+    way in."""
+    config = config or settings.get()
     await db.ensure_database(url)
     applied = await migrations.apply(url)
-    if demo:
-        async with await psycopg.AsyncConnection.connect(
-            url, autocommit=True, row_factory=dict_row
-        ) as conn:
-            await merchants.seed(conn)
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        # Right after migrating, before anything serves, in production too: from here on every
+        # reader finds only sealed secrets (migration 0007 explains why SQL cannot do this).
+        await merchants.seal_legacy_secrets(conn, config)
+        if demo:
+            await merchants.seed(conn, config)
     return applied
 
 
@@ -396,13 +404,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     os.execv(sys.executable, worker_command())  # noqa: S606 - replaces this process
 
 
-async def _create_merchant(url: str, name: str, email: str, password: str | None) -> None:
+async def _create_merchant(
+    config: settings.Settings, name: str, email: str, password: str | None
+) -> None:
     # dict rows: the domain reads columns by name (a tuple row made this crash after the
     # INSERT had committed, leaving a merchant whose credentials were never shown).
     async with await psycopg.AsyncConnection.connect(
-        url, autocommit=True, row_factory=dict_row
+        config.database_url, autocommit=True, row_factory=dict_row
     ) as conn:
-        merchant = await merchants.create(conn, name=name, email=email, password=password)
+        merchant = await merchants.create(
+            conn, name=name, email=email, password=password, config=config
+        )
+    # The one time the secrets are shown in clear (stdout, for the operator; never a log line).
+    # The dashboard shows them again later, decrypted from the database.
     print(f"merchant_id:    {merchant.id}")
     print(f"api_key:        {merchant.api_key}")
     print(f"api_secret:     {merchant.api_secret}")
@@ -411,9 +425,9 @@ async def _create_merchant(url: str, name: str, email: str, password: str | None
 
 def cmd_merchants_create(args: argparse.Namespace) -> int:
     config = settings.main_guard()
-    asyncio.run(prepare(config.database_url, demo=not config.production))
+    asyncio.run(prepare(config.database_url, config, demo=not config.production))
     try:
-        asyncio.run(_create_merchant(config.database_url, args.name, args.email, args.password))
+        asyncio.run(_create_merchant(config, args.name, args.email, args.password))
     except errors.GatewayError as error:
         print(f"gateway: {error.description}", file=sys.stderr)
         return 1

@@ -78,21 +78,26 @@ async def conn(database: str) -> AsyncIterator[db.Conn]:
 
 
 @pytest.fixture
-async def merchant(conn: db.Conn) -> merchants.Merchant:
-    """A fresh merchant per test: tests never see each other's rows."""
+async def merchant(conn: db.Conn, config: settings.Settings) -> merchants.NewMerchant:
+    """A fresh merchant per test: tests never see each other's rows. Its secrets in clear are
+    on the object (`api_secret`, `webhook_secret`), as `merchants.create` returns them once."""
     suffix = os.urandom(6).hex()
-    return await merchants.create(conn, name=f"M {suffix}", email=f"m{suffix}@example.com")
+    return await merchants.create(
+        conn, name=f"M {suffix}", email=f"m{suffix}@example.com", config=config
+    )
 
 
 @pytest.fixture
-def auth(merchant: merchants.Merchant) -> dict[str, str]:
+def auth(merchant: merchants.NewMerchant) -> dict[str, str]:
     return {"X-Api-Key": merchant.api_key, "X-Api-Secret": merchant.api_secret}
 
 
 @pytest.fixture
-async def other_auth(conn: db.Conn) -> dict[str, str]:
+async def other_auth(conn: db.Conn, config: settings.Settings) -> dict[str, str]:
     suffix = os.urandom(6).hex()
-    other = await merchants.create(conn, name="Other", email=f"o{suffix}@example.com")
+    other = await merchants.create(
+        conn, name="Other", email=f"o{suffix}@example.com", config=config
+    )
     return {"X-Api-Key": other.api_key, "X-Api-Secret": other.api_secret}
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from gateway import cli, db, keys, merchants, passwords
+from gateway import cli, db, keys, merchants, passwords, settings
 from tests import conftest, services
 
 CREDENTIALS = re.compile(
@@ -44,7 +45,7 @@ def _email() -> str:
 
 
 async def test_merchants_create_prints_working_credentials(
-    client: httpx.AsyncClient, conn: db.Conn
+    client: httpx.AsyncClient, conn: db.Conn, config: settings.Settings
 ) -> None:
     email = _email()
     done = gateway(
@@ -64,7 +65,9 @@ async def test_merchants_create_prints_working_credentials(
 
     stored = await merchants.get_by_email(conn, email)
     assert stored is not None and str(stored.id) == printed["id"]
-    assert stored.webhook_secret == printed["whsec"]
+    # Stored sealed; what the dashboard decrypts is what was printed.
+    assert merchants.reveal_webhook_secret(config, stored) == printed["whsec"]
+    assert merchants.reveal_api_secret(config, stored) == printed["secret"]
     # The password is kept only as an scrypt hash that verifies.
     assert stored.password_hash is not None
     assert stored.password_hash.startswith("scrypt$")
@@ -111,7 +114,7 @@ def empty_database() -> Iterator[str]:
 
 
 async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
-    empty_database: str,
+    empty_database: str, config: settings.Settings
 ) -> None:
     first = gateway("migrate", env={"DATABASE_URL": empty_database})
     assert first.returncode == 0, first.stderr
@@ -119,40 +122,46 @@ async def test_seeding_twice_keeps_one_test_merchant_and_its_rotated_secret(
     assert [line for line in first.stderr.splitlines() if "key_test_abc123" in line] == [
         cli.DEMO_WARNING
     ]
-    async with await psycopg.AsyncConnection.connect(empty_database, autocommit=True) as c:
-        await c.execute(
-            "UPDATE merchants SET webhook_secret = 'whsec_rotated', webhook_url = %s WHERE id = %s",
-            ("https://shop.example/hook", merchants.TEST_MERCHANT_ID),
-        )
+    async with await psycopg.AsyncConnection.connect(
+        empty_database, autocommit=True, row_factory=dict_row
+    ) as c:
+        rotated = await merchants.rotate_webhook_secret(c, merchants.TEST_MERCHANT_ID, config)
+        await merchants.set_webhook_url(c, merchants.TEST_MERCHANT_ID, "https://shop.example/hook")
+    rotated_secret = merchants.reveal_webhook_secret(config, rotated)
 
     second = gateway("migrate", env={"DATABASE_URL": empty_database})
     assert second.returncode == 0, second.stderr
     assert "none pending" in second.stdout
 
-    async with await psycopg.AsyncConnection.connect(empty_database) as c:
-        cur = await c.execute(
-            "SELECT id, name, email, api_key, api_secret, webhook_secret, webhook_url"
-            " FROM merchants WHERE email = %s OR id = %s",
-            (merchants.TEST_MERCHANT_EMAIL, merchants.TEST_MERCHANT_ID),
+    async with await psycopg.AsyncConnection.connect(empty_database, row_factory=dict_row) as c:
+        found = await db.many(
+            c,
+            merchants.Merchant,
+            f"SELECT {merchants.COLUMNS} FROM merchants WHERE email = %(email)s OR id = %(id)s",
+            {"email": merchants.TEST_MERCHANT_EMAIL, "id": merchants.TEST_MERCHANT_ID},
         )
-        rows = await cur.fetchall()
-    assert rows == [
+    assert [(m.id, m.name, m.email, m.api_key, m.webhook_url) for m in found] == [
         (
             merchants.TEST_MERCHANT_ID,
             "Test Merchant",
             "test@example.com",
             "key_test_abc123",
-            "secret_test_xyz789",
-            "whsec_rotated",
             "https://shop.example/hook",
         )
     ]
+    assert merchants.reveal_api_secret(config, found[0]) == "secret_test_xyz789"
+    assert (
+        merchants.reveal_webhook_secret(config, found[0]) == rotated_secret != "whsec_test_abc123"
+    )
 
 
-def test_demo_migrate_makes_the_key_every_process_then_shares(tmp_path: Path) -> None:
+def test_demo_migrate_makes_the_key_every_process_then_shares(
+    tmp_path: Path, empty_database: str
+) -> None:
     # compose runs `migrate` first with GATEWAY_DATA_DIR on a volume the API and workers share.
+    # A database of its own: seeding under another key reseals the test merchant.
     data = tmp_path / "data"
-    env = {"GATEWAY_DATA_DIR": str(data)}
+    env = {"GATEWAY_DATA_DIR": str(data), "DATABASE_URL": empty_database}
     first = gateway("migrate", env=env, unset=("GATEWAY_SECRET_KEY",))
     assert first.returncode == 0, first.stderr
     key_file = data / keys.KEY_FILE

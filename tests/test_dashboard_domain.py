@@ -17,7 +17,11 @@ PASSWORD = "s3cret-pass"
 async def _with_password(conn: db.Conn) -> merchants.Merchant:
     suffix = os.urandom(6).hex()
     return await merchants.create(
-        conn, name="Login", email=f"Login{suffix}@Example.com", password=PASSWORD
+        conn,
+        name="Login",
+        email=f"Login{suffix}@Example.com",
+        password=PASSWORD,
+        config=settings.get(),
     )
 
 

@@ -31,6 +31,7 @@ INFRASTRUCTURE = {
     "gateway.ratelimit",
     "gateway.queue",
     "gateway.keys",
+    "gateway.vault",
     "gateway.passwords",
     "gateway.asgi",
 }

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import db, settings
+from gateway import db, merchants, settings, vault
 from gateway.api import app as app_module
 from gateway.webhooks import urls
 from tests.conftest import assert_error
@@ -185,18 +185,29 @@ async def test_retry_resets_attempts_and_schedules_now(
 
 
 async def test_rotation_keeps_the_old_secret_for_the_overlap(
-    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: Any
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    conn: db.Conn,
+    merchant: Any,
+    config: settings.Settings,
 ) -> None:
     before = (await client.get("/api/v1/webhooks/config", headers=auth)).json()["secret"]
     rotated = (await client.post("/api/v1/webhooks/config/rotate-secret", headers=auth)).json()
     assert rotated["secret"] != before and rotated["secret"].startswith("whsec_")
     row = await db.fetch_one(
         conn,
-        "SELECT previous_webhook_secret, previous_webhook_secret_expires_at - now() AS left"
+        "SELECT previous_webhook_secret_sealed, previous_webhook_secret_expires_at - now() AS left"
         " FROM merchants WHERE id = %(id)s",
         {"id": merchant.id},
     )
-    assert row is not None and row["previous_webhook_secret"] == before
+    assert row is not None
+    previous = vault.open_(
+        config,
+        row["previous_webhook_secret_sealed"],
+        column=merchants.PREVIOUS_WEBHOOK_SECRET,
+        row=merchant.id,
+    )
+    assert previous == before
     assert 23 * 3600 < row["left"].total_seconds() <= 24 * 3600
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import standardwebhooks
 
-from gateway import db, events, merchants
+from gateway import db, events, merchants, settings
 from gateway.webhooks import verify
 from tests import processes
 from tests.helpers import new_payment
@@ -24,11 +24,13 @@ from tests.receiver import Receiver
 pytestmark = pytest.mark.e2e
 
 
-async def _merchant(conn: db.Conn, url: str | None) -> tuple[merchants.Merchant, dict[str, str]]:
+async def _merchant(conn: db.Conn, url: str | None) -> tuple[merchants.NewMerchant, dict[str, str]]:
     suffix = os.urandom(6).hex()
-    m = await merchants.create(conn, name="Hooks", email=f"h{suffix}@example.com")
+    m = await merchants.create(
+        conn, name="Hooks", email=f"h{suffix}@example.com", config=settings.get()
+    )
     if url:
-        m = await merchants.set_webhook_url(conn, m.id, url)
+        await merchants.set_webhook_url(conn, m.id, url)
     return m, {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
 
 

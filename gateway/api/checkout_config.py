@@ -17,7 +17,15 @@ router = APIRouter(prefix="/api/v1/checkout", tags=["checkout"])
 class CheckoutConfigIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    allowed_origins: list[Annotated[str, StringConstraints(max_length=255)]] = Field(
+    # The shape of an origin: a scheme, then a host and optional port with no path, query,
+    # credentials or space. merchants.checkout_origin holds the rest (a valid IPv6 literal and
+    # port, an ASCII host, https in production) and says which rule a value broke.
+    allowed_origins: list[
+        Annotated[
+            str,
+            StringConstraints(max_length=255, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+/?$"),
+        ]
+    ] = Field(
         max_length=merchants.MAX_CHECKOUT_ORIGINS,
         description="Origins (scheme://host[:port]) whose pages may embed the checkout and"
         " receive its results; https only in production; [] clears them",

@@ -40,13 +40,16 @@ def raw_json_response(status: int, body: bytes, headers: dict[str, str] | None =
 async def authenticated_merchant(
     request: Request,
     conn: Conn,
+    config: Config,
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
 ) -> merchants.Merchant:
     # Set by the RateLimit middleware on limited paths; it decides once it knows the outcome.
     gate: middleware.Gate | None = request.scope["state"].get("ratelimit")
     try:
-        merchant = await merchants.authenticate(conn, x_api_key, x_api_secret)
+        # The config carries the MAC key and whether this is production (where the published
+        # test pair is refused).
+        merchant = await merchants.authenticate(conn, config, x_api_key, x_api_secret)
     except errors.Unauthorized:
         if gate is not None:
             await gate.failed()  # 429 instead, once this address has failed too often

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway import events, merchants
+from gateway import events, merchants, settings
 from gateway.api import deps, openapi, pages
 from gateway.webhooks import deliveries, urls
 
@@ -60,10 +60,11 @@ class RetryOut(BaseModel):
     message: str
 
 
-def _config_out(merchant: merchants.Merchant) -> dict[str, object]:
+def _config_out(merchant: merchants.Merchant, config: settings.Settings) -> dict[str, object]:
+    # Decrypted only here, for the merchant's own config answer (the contract shows it).
     return {
         "url": merchant.webhook_url,
-        "secret": merchant.webhook_secret,
+        "secret": merchants.reveal_webhook_secret(config, merchant),
         "events": [e for e in events.TYPES if e != "webhook.test"],
     }
 
@@ -93,8 +94,8 @@ async def list_webhooks(
 
 
 @router.get("/config", response_model=WebhookConfigOut)
-async def get_config(merchant: deps.Merchant) -> Response:
-    return deps.json_response(200, _config_out(merchant))
+async def get_config(merchant: deps.Merchant, config: deps.Config) -> Response:
+    return deps.json_response(200, _config_out(merchant, config))
 
 
 @router.put("/config", response_model=WebhookConfigOut)
@@ -105,13 +106,13 @@ async def put_config(
     if url:
         await urls.check(url, allow_private=config.private_webhook_urls_allowed)
     updated = await merchants.set_webhook_url(conn, merchant.id, url)
-    return deps.json_response(200, _config_out(updated))
+    return deps.json_response(200, _config_out(updated, config))
 
 
 @router.post("/config/rotate-secret", response_model=WebhookConfigOut)
-async def rotate_secret(conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    updated = await merchants.rotate_webhook_secret(conn, merchant.id)
-    return deps.json_response(200, _config_out(updated))
+async def rotate_secret(conn: deps.Conn, merchant: deps.Merchant, config: deps.Config) -> Response:
+    updated = await merchants.rotate_webhook_secret(conn, merchant.id, config)
+    return deps.json_response(200, _config_out(updated, config))
 
 
 @router.post("/test", status_code=202)

@@ -38,9 +38,11 @@ async def docs_alias() -> Response:
 
 
 @router.get("/dashboard")
-async def home(request: Request, who: web.LoggedIn, conn: web.Conn) -> Response:
+async def home(request: Request, who: web.LoggedIn, conn: web.Conn, config: web.Config) -> Response:
     stats = await payments.stats(conn, who.merchant.id)
-    return web.render(request, "home.html", {"stats": stats}, who=who)
+    # The contract shows the API secret here (masked until revealed): decrypted for this page.
+    api_secret = merchants.reveal_api_secret(config, who.merchant)
+    return web.render(request, "home.html", {"stats": stats, "api_secret": api_secret}, who=who)
 
 
 def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:

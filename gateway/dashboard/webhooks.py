@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from gateway import db, errors, events, merchants
+from gateway import db, errors, events, merchants, settings
 from gateway.dashboard import web
 from gateway.webhooks import deliveries, urls
 
@@ -26,6 +26,7 @@ async def _page(
     request: Request,
     who: web.Viewer,
     conn: db.Conn,
+    config: settings.Settings,
     *,
     merchant: merchants.Merchant | None = None,
     url_value: str | None = None,
@@ -49,7 +50,8 @@ async def _page(
         "webhooks.html",
         {
             "webhook_url": merchant.webhook_url if url_value is None else url_value,
-            "webhook_secret": merchant.webhook_secret,
+            # Decrypted for this page only: the contract shows it (masked until revealed).
+            "webhook_secret": merchants.reveal_webhook_secret(config, merchant),
             "configured": bool(merchant.webhook_url),
             "events": [e for e in events.TYPES if e != "webhook.test"],
             "url_error": url_error,
@@ -75,8 +77,8 @@ def _back(notice: str, next_path: object = None) -> Response:
 
 
 @router.get("")
-async def page(request: Request, who: web.LoggedIn, conn: web.Conn) -> Response:
-    return await _page(request, who, conn)
+async def page(request: Request, who: web.LoggedIn, conn: web.Conn, config: web.Config) -> Response:
+    return await _page(request, who, conn, config)
 
 
 @router.post("/config")
@@ -90,26 +92,33 @@ async def save_config(
         await merchants.set_webhook_url(conn, who.merchant.id, url or None)
     except errors.BadRequest as error:
         return await _page(
-            request, who, conn, url_value=url, url_error=error.description, status=400
+            request, who, conn, config, url_value=url, url_error=error.description, status=400
         )
     return _back("saved" if url else "cleared")
 
 
 @router.post("/rotate-secret")
-async def rotate_secret(who: web.LoggedIn, conn: web.Conn, form: web.CheckedForm) -> Response:
-    await merchants.rotate_webhook_secret(conn, who.merchant.id)
+async def rotate_secret(
+    who: web.LoggedIn, conn: web.Conn, config: web.Config, form: web.CheckedForm
+) -> Response:
+    await merchants.rotate_webhook_secret(conn, who.merchant.id, config)
     return _back("rotated")
 
 
 @router.post("/test")
 async def send_test(
-    request: Request, who: web.LoggedIn, conn: web.Conn, form: web.CheckedForm
+    request: Request, who: web.LoggedIn, conn: web.Conn, config: web.Config, form: web.CheckedForm
 ) -> Response:
     try:
         await events.send_test(conn, who.merchant.id, who.merchant.webhook_url)
     except errors.BadRequest:
         return await _page(
-            request, who, conn, error="Save a webhook URL first, then send a test.", status=400
+            request,
+            who,
+            conn,
+            config,
+            error="Save a webhook URL first, then send a test.",
+            status=400,
         )
     return _back("test_sent")
 

@@ -13,11 +13,11 @@ import socket
 import ssl
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from gateway import db, settings
+from gateway import db, merchants, settings, vault
 from gateway import queue as jobs_queue
 from gateway.webhooks import deliveries, signing, urls
 
@@ -47,8 +47,9 @@ class Claim:
     event_id: str
     payload: bytes
     url: str | None
-    secret: str
-    previous_secret: str | None
+    # In clear for signing; out of repr so that a claim in a log line or traceback shows none.
+    secret: str = field(repr=False)
+    previous_secret: str | None = field(repr=False)
     lease: dt.datetime
 
 
@@ -71,22 +72,27 @@ class Outcome:
 
 
 async def claim(
-    conn: db.Conn, log_id: uuid.UUID, generation: int, attempt: int
+    conn: db.Conn, log_id: uuid.UUID, generation: int, attempt: int, config: settings.Settings
 ) -> Claim | Busy | None:
     """Take the lease for attempt `attempt + 1`. None: the job is stale (a manual retry, or a
-    duplicate run that already recorded this attempt)."""
+    duplicate run that already recorded this attempt). The webhook secrets are stored sealed
+    and opened here, once per attempt, bound to the log's own merchant: a secret copied from
+    another merchant's row raises vault.Unsealable instead of signing with it."""
     row = await db.fetch_one(
         conn,
         "UPDATE webhook_logs l SET delivering_until = now() + make_interval(secs => %(lease)s)"
         " FROM merchants m WHERE l.id = %(id)s AND m.id = l.merchant_id"
         " AND l.status = 'pending' AND l.generation = %(g)s AND l.attempts = %(a)s"
         " AND (l.delivering_until IS NULL OR l.delivering_until < now())"
-        " RETURNING l.id, l.event_id, l.payload, l.delivering_until, m.webhook_url,"
-        " m.webhook_secret, CASE WHEN m.previous_webhook_secret_expires_at > now()"
-        " THEN m.previous_webhook_secret END AS previous_secret",
+        " RETURNING l.id, l.event_id, l.payload, l.delivering_until, l.merchant_id,"
+        " m.webhook_url, m.webhook_secret_sealed, CASE WHEN"
+        " m.previous_webhook_secret_expires_at > now() THEN m.previous_webhook_secret_sealed"
+        " END AS previous_secret_sealed",
         {"id": log_id, "g": generation, "a": attempt, "lease": LEASE_SECONDS},
     )
     if row is not None:
+        merchant_id = row["merchant_id"]
+        previous = row["previous_secret_sealed"]
         return Claim(
             log_id=row["id"],
             generation=generation,
@@ -94,8 +100,17 @@ async def claim(
             event_id=row["event_id"],
             payload=row["payload"].encode("utf-8"),
             url=row["webhook_url"],
-            secret=row["webhook_secret"],
-            previous_secret=row["previous_secret"],
+            secret=vault.open_(
+                config,
+                row["webhook_secret_sealed"],
+                column=merchants.WEBHOOK_SECRET,
+                row=merchant_id,
+            ),
+            previous_secret=None
+            if previous is None
+            else vault.open_(
+                config, previous, column=merchants.PREVIOUS_WEBHOOK_SECRET, row=merchant_id
+            ),
             lease=row["delivering_until"],
         )
     current = await db.fetch_one(
@@ -317,7 +332,7 @@ async def deliver(
     """One attempt of one log, end to end. Safe to run twice: a recorded attempt makes the job
     stale. Returns the log's new status (None when there was nothing to do)."""
     async with pool.connection() as conn:
-        claimed = await claim(conn, log_id, generation, attempt)
+        claimed = await claim(conn, log_id, generation, attempt, config)
         if isinstance(claimed, Busy):
             # Another run of this log is mid-flight (a manual retry met a live attempt):
             # come back when its lease ends rather than deliver twice at once.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import AsyncIterator
@@ -46,7 +47,7 @@ async def dash(dashboard_app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-async def password_hash(database: str) -> str:
+async def password_hash(database: str, config: settings.Settings) -> str:
     """PASSWORD hashed once per session (scrypt at the production cost is slow on purpose),
     taken from a merchant created the ordinary way."""
     async with await psycopg.AsyncConnection.connect(
@@ -54,24 +55,31 @@ async def password_hash(database: str) -> str:
     ) as c:
         suffix = os.urandom(6).hex()
         made = await merchants.create(
-            c, name=f"Hash {suffix}", email=f"hash{suffix}@example.com", password=PASSWORD
+            c,
+            name=f"Hash {suffix}",
+            email=f"hash{suffix}@example.com",
+            password=PASSWORD,
+            config=config,
         )
     assert made.password_hash is not None
     return made.password_hash
 
 
 @pytest.fixture
-async def owner(conn: db.Conn, password_hash: str) -> merchants.Merchant:
-    """A fresh merchant whose dashboard password is PASSWORD."""
+async def owner(
+    conn: db.Conn, config: settings.Settings, password_hash: str
+) -> merchants.NewMerchant:
+    """A fresh merchant whose dashboard password is PASSWORD, with its secrets in clear (as
+    `merchants.create` returns them once)."""
     suffix = os.urandom(6).hex()
-    created = await merchants.create(conn, name=f"Shop {suffix}", email=f"shop{suffix}@example.com")
+    created = await merchants.create(
+        conn, name=f"Shop {suffix}", email=f"shop{suffix}@example.com", config=config
+    )
     await conn.execute(
         "UPDATE merchants SET password_hash = %(h)s WHERE id = %(id)s",
         {"h": password_hash, "id": created.id},
     )
-    found = await merchants.get(conn, created.id)
-    assert found is not None
-    return found
+    return dataclasses.replace(created, password_hash=password_hash)
 
 
 def csrf_from(html: str) -> str:
@@ -90,7 +98,7 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 
 @pytest.fixture
-async def logged_in(dash: httpx.AsyncClient, owner: merchants.Merchant) -> httpx.AsyncClient:
+async def logged_in(dash: httpx.AsyncClient, owner: merchants.NewMerchant) -> httpx.AsyncClient:
     r = await login(dash, owner.email)
     assert r.status_code == 303 and r.headers["location"] == "/dashboard", r.text
     return dash

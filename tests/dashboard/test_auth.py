@@ -33,7 +33,7 @@ POSTS = [
 
 
 async def test_login_sets_a_hardened_session_cookie(
-    dash: httpx.AsyncClient, owner: merchants.Merchant
+    dash: httpx.AsyncClient, owner: merchants.NewMerchant
 ) -> None:
     r = await login(dash, owner.email)
     assert r.status_code == 303 and r.headers["location"] == "/dashboard"
@@ -50,7 +50,7 @@ async def test_login_sets_a_hardened_session_cookie(
 
 
 async def test_session_id_is_stored_only_as_a_hash(
-    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant
+    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.NewMerchant
 ) -> None:
     value = logged_in.cookies[sessions.COOKIE]
     rows = await db.fetch_all(
@@ -63,7 +63,7 @@ async def test_session_id_is_stored_only_as_a_hash(
 
 @pytest.mark.parametrize("which", ["wrong password", "unknown email"])
 async def test_wrong_credentials_get_one_message_and_no_session(
-    dash: httpx.AsyncClient, owner: merchants.Merchant, which: str
+    dash: httpx.AsyncClient, owner: merchants.NewMerchant, which: str
 ) -> None:
     email, password = (
         (owner.email, "not it") if which == "wrong password" else ("ghost@example.com", "x")
@@ -119,7 +119,7 @@ async def test_every_post_without_a_session_goes_to_login(
 
 
 async def test_forged_or_expired_cookie_is_no_session(
-    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant
+    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.NewMerchant
 ) -> None:
     await conn.execute(
         "UPDATE dashboard_sessions SET expires_at = now() - interval '1 second'"
@@ -143,7 +143,7 @@ async def test_short_routes_redirect_to_the_dashboard_routes(
 
 
 async def test_login_returns_to_the_page_asked_for_but_never_off_site(
-    dash: httpx.AsyncClient, owner: merchants.Merchant
+    dash: httpx.AsyncClient, owner: merchants.NewMerchant
 ) -> None:
     first = await dash.get("/dashboard/webhooks")
     assert first.headers["location"] == "/login?next=/dashboard/webhooks"
@@ -174,7 +174,7 @@ async def test_login_returns_to_the_page_asked_for_but_never_off_site(
 
 
 async def test_login_post_without_its_csrf_cookie_is_rejected(
-    dash: httpx.AsyncClient, owner: merchants.Merchant
+    dash: httpx.AsyncClient, owner: merchants.NewMerchant
 ) -> None:
     r = await dash.post(
         "/login",
@@ -197,7 +197,7 @@ async def test_login_post_without_its_csrf_cookie_is_rejected(
 async def test_form_posts_without_the_session_csrf_token_are_rejected(
     logged_in: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     path: str,
     data: dict[str, Any],
     token: str | None,
@@ -208,12 +208,14 @@ async def test_form_posts_without_the_session_csrf_token_are_rejected(
     assert r.status_code == 403 and "could not be verified" in r.text
     after = await merchants.get(conn, owner.id)
     assert after is not None
-    assert after.webhook_url is None and after.webhook_secret == owner.webhook_secret
+    # The same sealed bytes: the secret was not rotated.
+    assert after.webhook_url is None
+    assert after.webhook_secret_sealed == owner.webhook_secret_sealed
     assert (await logged_in.get("/dashboard")).status_code == 200  # still logged in
 
 
 async def test_another_sessions_csrf_token_does_not_work(
-    dash: httpx.AsyncClient, dashboard_app: Any, owner: merchants.Merchant
+    dash: httpx.AsyncClient, dashboard_app: Any, owner: merchants.NewMerchant
 ) -> None:
     transport = httpx.ASGITransport(app=dashboard_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:

@@ -52,7 +52,7 @@ def _test_id(html: str, name: str) -> str:
     return match.group(1).strip()
 
 
-def _auth(m: merchants.Merchant) -> dict[str, str]:
+def _auth(m: merchants.NewMerchant) -> dict[str, str]:
     return {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
 
 
@@ -88,7 +88,7 @@ async def test_home_shows_credentials_and_stats_equal_to_the_database(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     config: settings.Settings,
 ) -> None:
     auth = _auth(owner)
@@ -118,7 +118,7 @@ async def test_home_shows_credentials_and_stats_equal_to_the_database(
 async def test_transactions_newest_first_filtered_and_paginated(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
 ) -> None:
     auth = _auth(owner)
     made = [
@@ -142,7 +142,7 @@ async def test_transactions_newest_first_filtered_and_paginated(
 async def test_payment_page_shows_the_payment_and_hides_other_merchants(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     auth: dict[str, str],
 ) -> None:
     mine = await new_payment(client, _auth(owner), amount=50000)
@@ -155,7 +155,7 @@ async def test_payment_page_shows_the_payment_and_hides_other_merchants(
 
 
 async def test_invalid_webhook_url_shows_the_validation_message(
-    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant
+    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.NewMerchant
 ) -> None:
     token = await page_csrf(logged_in, "/dashboard/webhooks")
     r = await logged_in.post(
@@ -169,7 +169,10 @@ async def test_invalid_webhook_url_shows_the_validation_message(
 
 
 async def test_webhook_forms_save_rotate_test_and_retry(
-    logged_in: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant
+    logged_in: httpx.AsyncClient,
+    conn: db.Conn,
+    owner: merchants.NewMerchant,
+    config: settings.Settings,
 ) -> None:
     token = await page_csrf(logged_in, "/dashboard/webhooks")
     test_button = re.search(
@@ -187,9 +190,11 @@ async def test_webhook_forms_save_rotate_test_and_retry(
     r = await logged_in.post("/dashboard/webhooks/rotate-secret", data={"csrf_token": token})
     assert r.status_code == 303
     rotated = await merchants.get(conn, owner.id)
-    assert rotated is not None and rotated.webhook_secret != owner.webhook_secret
+    assert rotated is not None
+    new_secret = merchants.reveal_webhook_secret(config, rotated)
+    assert new_secret != owner.webhook_secret
     page = (await logged_in.get("/dashboard/webhooks")).text
-    assert _test_id(page, "webhook-secret") == rotated.webhook_secret
+    assert _test_id(page, "webhook-secret") == new_secret
     assert "24 hours" in page
 
     r = await logged_in.post("/dashboard/webhooks/test", data={"csrf_token": token})
@@ -221,7 +226,7 @@ async def test_webhook_forms_save_rotate_test_and_retry(
 
 
 async def test_docs_snippets_carry_the_merchants_key_and_real_urls(
-    logged_in: httpx.AsyncClient, owner: merchants.Merchant, config: settings.Settings
+    logged_in: httpx.AsyncClient, owner: merchants.NewMerchant, config: settings.Settings
 ) -> None:
     html = (await logged_in.get("/dashboard/docs")).text
     for section in (

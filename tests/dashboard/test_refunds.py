@@ -12,7 +12,10 @@ from tests.helpers import new_payment
 
 
 async def _paid(
-    client: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant, config: settings.Settings
+    client: httpx.AsyncClient,
+    conn: db.Conn,
+    owner: merchants.NewMerchant,
+    config: settings.Settings,
 ) -> str:
     auth = {"X-Api-Key": owner.api_key, "X-Api-Secret": owner.api_secret}
     p = await new_payment(client, auth, amount=50000)
@@ -24,7 +27,7 @@ async def test_partial_refund_from_the_payment_page(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     config: settings.Settings,
 ) -> None:
     pay_id = await _paid(client, conn, owner, config)
@@ -48,7 +51,7 @@ async def test_refund_over_the_available_amount_shows_the_api_message(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     config: settings.Settings,
 ) -> None:
     pay_id = await _paid(client, conn, owner, config)
@@ -69,7 +72,7 @@ async def test_refund_form_needs_the_csrf_token(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     config: settings.Settings,
 ) -> None:
     pay_id = await _paid(client, conn, owner, config)

@@ -29,7 +29,7 @@ def _schemathesis() -> str:
 
 
 def test_schemathesis_all_checks_positive_and_negative_find_nothing(
-    merchant: merchants.Merchant, tmp_path: Path
+    merchant: merchants.NewMerchant, tmp_path: Path
 ) -> None:
     env = {
         "GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000",

@@ -35,7 +35,9 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
         "TEST_PROCESSING_DELAY": "500",
     }
     suffix = os.urandom(6).hex()
-    m = await merchants.create(conn, name="Crash", email=f"c{suffix}@example.com")
+    m = await merchants.create(
+        conn, name="Crash", email=f"c{suffix}@example.com", config=settings.get()
+    )
     auth = {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
     with Receiver() as receiver:
         await merchants.set_webhook_url(conn, m.id, receiver.url + "/ok")

@@ -181,7 +181,9 @@ async def test_an_old_hash_is_upgraded_at_the_next_successful_login(conn: db.Con
     digest = hashlib.scrypt(b"old s3cret", salt=salt, n=2**14, r=8, p=1, dklen=32)
     legacy = f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
     suffix = os.urandom(6).hex()
-    m = await merchants.create(conn, name="Old", email=f"old{suffix}@example.com")
+    m = await merchants.create(
+        conn, name="Old", email=f"old{suffix}@example.com", config=settings.get()
+    )
     await conn.execute(
         "UPDATE merchants SET password_hash = %(h)s WHERE id = %(id)s", {"h": legacy, "id": m.id}
     )
@@ -276,7 +278,7 @@ async def test_a_40_mib_refund_post_is_refused_unread(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     config: settings.Settings,
     declared: bool,
 ) -> None:
@@ -341,7 +343,7 @@ async def test_hostile_refund_amounts_get_the_form_error_never_a_500(
     logged_in: httpx.AsyncClient,
     client: httpx.AsyncClient,
     conn: db.Conn,
-    owner: merchants.Merchant,
+    owner: merchants.NewMerchant,
     config: settings.Settings,
 ) -> None:
     pay_id = await _paid(client, conn, owner, config)
@@ -357,7 +359,10 @@ async def test_hostile_refund_amounts_get_the_form_error_never_a_500(
 
 
 async def _paid(
-    client: httpx.AsyncClient, conn: db.Conn, owner: merchants.Merchant, config: settings.Settings
+    client: httpx.AsyncClient,
+    conn: db.Conn,
+    owner: merchants.NewMerchant,
+    config: settings.Settings,
 ) -> str:
     auth = {"X-Api-Key": owner.api_key, "X-Api-Secret": owner.api_secret}
     p = await new_payment(client, auth, amount=50000)

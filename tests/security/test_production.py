@@ -135,7 +135,7 @@ async def test_production_session_and_login_csrf_cookies_are_secure(
     assert production.dashboard_url.startswith("http://")
     suffix = os.urandom(6).hex()
     owner = await merchants.create(
-        conn, name="Shop", email=f"shop{suffix}@example.com", password=PASSWORD
+        conn, name="Shop", email=f"shop{suffix}@example.com", password=PASSWORD, config=production
     )
     page = await production_dashboard.get("/login")
     assert "secure" in _cookie(page, auth.LOGIN_CSRF_COOKIE)
