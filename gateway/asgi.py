@@ -35,6 +35,22 @@ def declared_too_large(scope: Scope, max_body: int) -> bool:
     return False
 
 
+def capped(receive: Receive, max_body: int) -> Receive:
+    """`receive`, raising BodyTooLarge once the body read so far passes `max_body` bytes."""
+    received = 0
+
+    async def capped_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_body:
+                raise BodyTooLarge()
+        return message
+
+    return capped_receive
+
+
 class BodyLimit:
     """Refuses a body larger than `max_body` bytes without holding more than that in memory:
     a too-large Content-Length is refused before the app runs (nothing is read), and a body
@@ -52,17 +68,7 @@ class BodyLimit:
         if declared_too_large(scope, self.max_body):
             await self.reject(scope, send)
             return
-        received = 0
         started = False
-
-        async def capped_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge()
-            return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
@@ -71,7 +77,7 @@ class BodyLimit:
             await send(message)
 
         try:
-            await self.app(scope, capped_receive, tracked_send)
+            await self.app(scope, capped(receive, self.max_body), tracked_send)
         except BodyTooLarge:
             # Read outside any handler that knows it (or the app let it through): answer here,
             # unless a response is already under way, which then simply ends.

@@ -277,13 +277,53 @@ _NO_MERCHANT = uuid.UUID(int=0)
 _NO_MAC = bytes(vault.MAC_BYTES)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """An active merchant's API key and the keyed MAC of its secret: all that authenticating a
+    request needs, and all the API's credential cache (credentials.py) keeps."""
+
+    id: uuid.UUID
+    api_key: str
+    secret_mac: bytes = field(repr=False)
+
+
+async def credential(conn: db.Conn, api_key: str) -> Credential | None:
+    """The active merchant's credential for `api_key`, if there is one. A row not converted to
+    sealed secrets yet (no MAC) has none: it cannot match."""
+    return await db.one(
+        conn,
+        Credential,
+        "SELECT id, api_key, api_secret_mac AS secret_mac FROM merchants"
+        " WHERE api_key = %(key)s AND is_active AND api_secret_mac IS NOT NULL",
+        {"key": api_key},
+    )
+
+
+def check_secret(
+    config: settings.Settings, found: Credential | None, api_key: str, api_secret: str
+) -> Credential:
+    """`found` if `api_secret` is its secret, else AUTHENTICATION_ERROR. One HMAC compared in
+    constant time, nothing decrypted, and a miss costs the same work as a wrong secret. In
+    production the published test pair never authenticates, even where an earlier demo run
+    left its row behind."""
+    ok = vault.mac_matches(
+        config,
+        api_secret,
+        row=found.id if found else _NO_MERCHANT,
+        stored=found.secret_mac if found else _NO_MAC,
+    )
+    if found is None or not ok:
+        raise errors.Unauthorized()
+    if config.production and (found.id == TEST_MERCHANT_ID or api_key == TEST_API_KEY):
+        raise errors.Unauthorized()
+    return found
+
+
 async def authenticate(
     conn: db.Conn, config: settings.Settings, api_key: str | None, api_secret: str | None
 ) -> Merchant:
-    """The merchant owning this key pair, or AUTHENTICATION_ERROR. One query and one HMAC: the
-    secret is checked against its stored MAC in constant time, nothing is decrypted, and a
-    wrong key costs the same work as a wrong secret. In production the published test pair
-    never authenticates, even where an earlier demo run left its row behind."""
+    """The merchant owning this key pair, or AUTHENTICATION_ERROR (see check_secret): one
+    query and one HMAC. The API authenticates through its cache instead (credentials.py)."""
     if not api_key or not api_secret:
         raise errors.Unauthorized()
     row = await db.fetch_one(
@@ -291,17 +331,13 @@ async def authenticate(
         f"SELECT {COLUMNS}, api_secret_mac FROM merchants WHERE api_key = %(key)s AND is_active",
         {"key": api_key},
     )
-    merchant = db.load(Merchant, row) if row is not None else None
-    # A row not converted yet (mac NULL) is compared like a miss: it cannot match.
-    stored = row["api_secret_mac"] if row is not None and row["api_secret_mac"] else _NO_MAC
-    ok = vault.mac_matches(
-        config, api_secret, row=merchant.id if merchant else _NO_MERCHANT, stored=stored
-    )
-    if merchant is None or not ok:
+    found = None
+    if row is not None and row["api_secret_mac"]:
+        found = Credential(row["id"], row["api_key"], row["api_secret_mac"])
+    check_secret(config, found, api_key, api_secret)
+    if row is None:  # check_secret has refused it already
         raise errors.Unauthorized()
-    if config.production and (merchant.is_test_merchant or api_key == TEST_API_KEY):
-        raise errors.Unauthorized()
-    return merchant
+    return db.load(Merchant, row)
 
 
 ROTATION_OVERLAP = "24 hours"

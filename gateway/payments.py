@@ -124,6 +124,14 @@ async def create(
     return await insert(conn, merchant_id, order_id, instrument, config, key=params.get("key"))
 
 
+# Task and queue names are our constants (identifiers, never input), written into the statements
+# rather than sent as parameters with every call.
+_DELIVER_TASK = jobs_queue.TASK_DELIVER_WEBHOOK
+_DELIVER_QUEUE = jobs_queue.QUEUES[_DELIVER_TASK]
+_PROCESS_TASK = jobs_queue.TASK_PROCESS_PAYMENT
+_PROCESS_QUEUE = jobs_queue.QUEUES[_PROCESS_TASK]
+
+
 def _outbox(hooked: str) -> str:
     """CTEs `e`, `l` and `deliver`, which follow a statement's CTEs `p` (the payment, at most
     one row) and `ev` (its events: n, id, type): the events with their bodies (rendered by
@@ -145,17 +153,13 @@ e AS (
     RETURNING id, event_id
 ), deliver AS (
     INSERT INTO procrastinate_jobs (queue_name, task_name, args)
-    SELECT %(deliver_queue)s, %(deliver_task)s,
+    SELECT '{_DELIVER_QUEUE}', '{_DELIVER_TASK}',
         jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
     FROM l JOIN ev ON ev.id = l.event_id
     HAVING count(*) > 0
 )"""
 
 
-_OUTBOX_PARAMS = {
-    "deliver_queue": jobs_queue.QUEUES[jobs_queue.TASK_DELIVER_WEBHOOK],
-    "deliver_task": jobs_queue.TASK_DELIVER_WEBHOOK,
-}
 _RETURNED = ", ".join("p." + name for name in COLUMNS.split(", "))
 
 
@@ -181,7 +185,8 @@ WITH o AS (
     VALUES (1, %(e1)s, 'payment.created'), (2, %(e2)s, 'payment.pending')
 ), {_outbox("(SELECT hooked FROM o)")}, process AS (
     INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
-    SELECT %(queue)s, %(task)s, jsonb_build_object('payment_id', p.id), p.created_at + %(delay)s
+    SELECT '{_PROCESS_QUEUE}', '{_PROCESS_TASK}', jsonb_build_object('payment_id', p.id),
+        p.created_at + %(delay)s
     FROM p
 )
 SELECT o.status AS order_status, {_RETURNED}
@@ -222,10 +227,7 @@ async def insert(
             "ts": int(time.time()),
             "e1": ids.event(),
             "e2": ids.event(),
-            "queue": jobs_queue.QUEUES[jobs_queue.TASK_PROCESS_PAYMENT],
-            "task": jobs_queue.TASK_PROCESS_PAYMENT,
             "delay": bank.payment_delay(config),
-            **_OUTBOX_PARAMS,
         },
     )
     if row is None:
@@ -397,6 +399,5 @@ async def process(conn: db.Conn, payment_id: str, config: settings.Settings) -> 
             "already_paid": "Order already paid",
             "e1": ids.event(),
             "ts": int(time.time()),
-            **_OUTBOX_PARAMS,
         },
     )

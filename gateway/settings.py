@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     )
 
     rate_limit_per_minute: int = Field(6000, ge=1, validation_alias=_env("RATE_LIMIT_PER_MINUTE"))
+    # How old /health's view of the database, the worker and Redis may be (gateway/api/health.py).
+    health_max_age_seconds: float = Field(
+        1, ge=0, le=30, validation_alias=_env("HEALTH_MAX_AGE_SECONDS")
+    )
+    # How long an API process trusts a key it has verified before reading it again: the longest
+    # a deactivated merchant or a changed API secret keeps working (gateway/credentials.py).
+    credential_cache_seconds: float = Field(
+        5, ge=0, le=60, validation_alias=_env("CREDENTIAL_CACHE_SECONDS")
+    )
     public_rate_limit_per_minute: int = Field(
         600, ge=1, validation_alias=_env("PUBLIC_RATE_LIMIT_PER_MINUTE")
     )

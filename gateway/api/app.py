@@ -10,12 +10,11 @@ import psycopg
 import psycopg_pool
 from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from gateway import cache, db, errors, logs, ratelimit, settings
+from gateway import cache, credentials, db, errors, logs, ratelimit, settings
 from gateway import queue as queue_module
 from gateway.api import (
     checkout_config,
@@ -138,6 +137,8 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         app.state.redis = redis
         app.state.ratelimiter = ratelimit.Limiter(redis)
         app.state.settings = config
+        app.state.credentials = credentials.Cache(config.credential_cache_seconds)
+        app.state.health = health.Probe(pool, redis, config)
         await queue_module.app.open_async(pool)
         try:
             yield
@@ -163,7 +164,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         auth_failure_limit=config.public_rate_limit_per_minute,
     )
     app.add_middleware(
-        CORSMiddleware,
+        middleware.CrossOrigin,
         allow_origins=[config.checkout_url, config.dashboard_url],
         allow_origin_regex=r"^http://(localhost|127\.0\.0\.1)(:\d+)?$"
         if config.test_mode
@@ -185,6 +186,9 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     headers = (
         (middleware.NO_STORE, middleware.HSTS) if config.production else (middleware.NO_STORE,)
     )
+    # Inside the request context (a request id and the security headers on every answer),
+    # ahead of CORS, the rate limit and routing: /health is polled hard.
+    app.add_middleware(health.Health)
     app.add_middleware(
         middleware.RequestContext, max_body=config.max_body_bytes, security_headers=headers
     )

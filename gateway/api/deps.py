@@ -11,7 +11,7 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway import cache, db, deps, errors, idempotency, keys, merchants
+from gateway import cache, credentials, db, deps, errors, idempotency, keys, merchants
 from gateway.api import middleware
 
 Conn = deps.Conn
@@ -43,13 +43,13 @@ async def authenticated_merchant(
     config: Config,
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
-) -> merchants.Merchant:
+) -> merchants.Credential:
     # Set by the RateLimit middleware on limited paths; it decides once it knows the outcome.
     gate: middleware.Gate | None = request.scope["state"].get("ratelimit")
     try:
         # The config carries the MAC key and whether this is production (where the published
         # test pair is refused).
-        merchant = await merchants.authenticate(conn, config, x_api_key, x_api_secret)
+        merchant = await credentials_of(request).authenticate(conn, config, x_api_key, x_api_secret)
     except errors.Unauthorized:
         if gate is not None:
             await gate.failed()  # 429 instead, once this address has failed too often
@@ -60,7 +60,14 @@ async def authenticated_merchant(
     return merchant
 
 
-Merchant = Annotated[merchants.Merchant, Depends(authenticated_merchant)]
+# The authenticated merchant's id and key (from the credential cache): a route that needs more
+# of the merchant reads it fresh with merchants.get.
+Merchant = Annotated[merchants.Credential, Depends(authenticated_merchant)]
+
+
+def credentials_of(request: Request) -> credentials.Cache:
+    cache: credentials.Cache = request.app.state.credentials
+    return cache
 
 
 class Resource(Protocol):

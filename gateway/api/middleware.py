@@ -9,9 +9,10 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from typing import Any
 
 import orjson
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import asgi, errors, ids, ratelimit
@@ -42,12 +43,6 @@ async def send_error(
     await send({"type": "http.response.body", "body": orjson.dumps(error.body(request_id))})
 
 
-async def _too_large(scope: Scope, send: Send) -> None:
-    """The body cap's refusal: the envelope, with the request id RequestContext set."""
-    request_id = scope.get("state", {}).get("request_id")
-    await send_error(send, errors.PayloadTooLarge(), request_id)
-
-
 # Every API response: private ones carry credentials and merchant data, and no shared or
 # browser cache may keep them. Added here, in the middleware every response already passes
 # through, rather than in a middleware layer of its own: the hot path gains a list append.
@@ -59,9 +54,11 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 class RequestContext:
     """Request id, body-size cap, the last-resort 500, one access-log line per request, and the
-    headers every response carries (`security_headers`). Appended unconditionally: no API route
-    sets Cache-Control or HSTS itself, and a scan of every response's headers for them would
-    cost more than the rest of this function's header work."""
+    headers every response carries: `security_headers`, and the RateLimit headers of the
+    decision RateLimit (or the auth dependency) made. One wrapper of `send` for all of it,
+    since every layer that wraps `send` costs every response a call. The security headers are
+    appended unconditionally: no API route sets Cache-Control or HSTS itself, and a scan of every
+    response's headers for them would cost more than the rest of this function's header work."""
 
     def __init__(
         self,
@@ -69,9 +66,8 @@ class RequestContext:
         max_body: int,
         security_headers: tuple[tuple[bytes, bytes], ...] = (NO_STORE,),
     ) -> None:
-        # The cap runs inside the context, so its 413 carries the request id, the security
-        # headers and an access-log line like any other answer.
-        self.app = asgi.BodyLimit(app, max_body, reject=_too_large)
+        self.app = app
+        self.max_body = max_body
         self.security_headers = security_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,44 +75,62 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if REQUEST_ID.fullmatch(incoming) else "req_" + ids.random_string(16)
-        scope.setdefault("state", {})["request_id"] = request_id
-        status_holder = {"status": 500, "started": False}
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value
+                break
+        text = incoming.decode("latin-1")
+        request_id = text if REQUEST_ID.fullmatch(text) else "req_" + ids.random_string(16)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        extra = [(b"x-request-id", request_id.encode()), *self.security_headers]
+        status = 500
+        response_started = False
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_context(message: Message) -> None:
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["started"] = True
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                    *self.security_headers,
-                ]
+                status = message["status"]
+                response_started = True
+                headers = [*message.get("headers", ()), *extra]
+                limited: RateLimited | None = state.get("ratelimit")
+                if limited is not None and limited.decision is not None:
+                    headers += limited.decision.headers()
+                message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if asgi.declared_too_large(scope, self.max_body):
+                await send_error(send_with_context, errors.PayloadTooLarge(), request_id)
+            else:
+                await self.app(scope, asgi.capped(receive, self.max_body), send_with_context)
+        except asgi.BodyTooLarge:
+            # Read outside a handler that answers it: answer here unless already answering.
+            if not response_started:
+                await send_error(send_with_context, errors.PayloadTooLarge(), request_id)
         except Exception:
             log.exception("unhandled error (request_id=%s)", request_id)
-            if not status_holder["started"]:
-                await send_error(send_with_id, errors.Internal(), request_id)
+            if not response_started:
+                await send_error(send_with_context, errors.Internal(), request_id)
         finally:
-            merchant = scope["state"].get("merchant_id")
-            access.info(
-                orjson.dumps(
-                    {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status_holder["status"],
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "request_id": request_id,
-                        "merchant": str(merchant) if merchant else None,
-                    }
-                ).decode()
-            )
+            # A healthy /health answer is not logged: load balancers poll it many times a
+            # second, and its lines would bury the requests worth reading.
+            quiet = status == 200 and scope["path"] == "/health"
+            if not quiet and access.isEnabledFor(logging.INFO):
+                merchant = state.get("merchant_id")
+                access.info(
+                    orjson.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                            "request_id": request_id,
+                            "merchant": str(merchant) if merchant else None,
+                        }
+                    ).decode()
+                )
 
 
 def client_address(scope: Scope) -> str:
@@ -148,7 +162,19 @@ def bucket(scope: Scope, public: int) -> ratelimit.Bucket | None:
     return ratelimit.Bucket("address:" + client_address(scope), public, "address")
 
 
-class Gate:
+class RateLimited:
+    """What RequestContext reads at response start: the decision that set the RateLimit
+    headers, if one was made."""
+
+    decision: ratelimit.Decision | None = None
+
+
+class Decided(RateLimited):
+    def __init__(self, decision: ratelimit.Decision) -> None:
+        self.decision = decision
+
+
+class Gate(RateLimited):
     """The rate limit's half of authentication, kept in the request's scope for the auth
     dependency: it reports who the request turned out to be, and the one Redis call made then
     decides the request.
@@ -168,7 +194,6 @@ class Gate:
         self.refusals = refusals
         self.failures = failures
         self.per_key_limit = per_key_limit
-        self.decision: ratelimit.Decision | None = None
         self.reported = False
 
     async def authenticated(self, merchant_id: uuid.UUID) -> None:
@@ -240,7 +265,8 @@ class RateLimit:
                 self.refusals.remember(public, decision)
                 await send_error(send, _limited(decision), headers=decision.headers())
                 return
-            await self.app(scope, receive, _with_headers(send, lambda: decision))
+            scope.setdefault("state", {})["ratelimit"] = Decided(decision)
+            await self.app(scope, receive, send)
             return
         failures = ratelimit.Bucket(
             "auth-failures:" + client_address(scope), self.auth_failure_limit, "auth-failures"
@@ -249,18 +275,23 @@ class RateLimit:
         if refused is not None:
             await send_error(send, _limited(refused), headers=refused.headers())
             return
-        gate = Gate(limiter, self.refusals, failures, self.per_key_limit)
-        scope.setdefault("state", {})["ratelimit"] = gate
-        await self.app(scope, receive, _with_headers(send, lambda: gate.decision))
+        scope.setdefault("state", {})["ratelimit"] = Gate(
+            limiter, self.refusals, failures, self.per_key_limit
+        )
+        await self.app(scope, receive, send)
 
 
-def _with_headers(send: Send, decision: Callable[[], ratelimit.Decision | None]) -> Send:
-    """`send`, adding the RateLimit headers of the decision made by the time the response
-    starts (for a private endpoint, the auth dependency makes it while the request runs)."""
+class CrossOrigin:
+    """Starlette's CORS handling for the requests that carry an Origin header (browsers: the
+    checkout page, the dashboard); a server-to-server call, which sends none, goes straight
+    through instead of paying for CORS's response wrapper on every request."""
 
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start" and (made := decision()) is not None:
-            message["headers"] = [*message.get("headers", []), *made.headers()]
-        await send(message)
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, **options)
 
-    return send_with_headers
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(name == b"origin" for name, _ in scope["headers"]):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway import events, merchants, settings
+from gateway import db, errors, events, merchants, settings
 from gateway.api import deps, openapi, pages
 from gateway.webhooks import deliveries, urls
 
@@ -93,9 +93,17 @@ async def list_webhooks(
     return deps.json_response(200, page.out())
 
 
+async def _fresh(conn: db.Conn, merchant: merchants.Credential) -> merchants.Merchant:
+    # The authenticated credential may be seconds old; the configuration shown must not be.
+    found = await merchants.get(conn, merchant.id)
+    if found is None:
+        raise errors.Unauthorized()
+    return found
+
+
 @router.get("/config", response_model=WebhookConfigOut)
-async def get_config(merchant: deps.Merchant, config: deps.Config) -> Response:
-    return deps.json_response(200, _config_out(merchant, config))
+async def get_config(conn: deps.Conn, merchant: deps.Merchant, config: deps.Config) -> Response:
+    return deps.json_response(200, _config_out(await _fresh(conn, merchant), config))
 
 
 @router.put("/config", response_model=WebhookConfigOut)
@@ -117,7 +125,8 @@ async def rotate_secret(conn: deps.Conn, merchant: deps.Merchant, config: deps.C
 
 @router.post("/test", status_code=202)
 async def send_test(conn: deps.Conn, merchant: deps.Merchant) -> Response:
-    event = await events.send_test(conn, merchant.id, merchant.webhook_url)
+    fresh = await _fresh(conn, merchant)
+    event = await events.send_test(conn, merchant.id, fresh.webhook_url)
     return deps.json_response(
         202,
         {
