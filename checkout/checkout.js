@@ -276,7 +276,13 @@
   // ---- window.Razorpay: Razorpay's Standard Checkout API over the same modal ----
 
   var HEX_COLOR = /^#(?:[0-9a-fA-F]{3}){1,2}$/;
-  var PREFILL_METHODS = { upi: true, card: true };
+
+  // theme.color when it is a hex colour (what Razorpay documents), else null: it ends up in a
+  // CSS value, so nothing else is let through.
+  function hexColor(theme) {
+    var color = theme && typeof theme === "object" ? theme.color : null;
+    return typeof color === "string" && HEX_COLOR.test(color) ? color : null;
+  }
 
   function text(value, max) {
     return typeof value === "string" && value.trim() !== "" ? value.trim().slice(0, max) : null;
@@ -286,16 +292,14 @@
   // our page has: the UPI ID, the card holder's name, the method to show first, the colour.
   function hints(options) {
     var prefill = options.prefill && typeof options.prefill === "object" ? options.prefill : {};
-    var theme = options.theme && typeof options.theme === "object" ? options.theme : {};
     var params = new URLSearchParams();
     var name = text(prefill.name, 255);
     var vpa = text(prefill.vpa, 255);
-    var method = text(prefill.method, 16);
-    var color = text(theme.color, 7);
+    var color = hexColor(options.theme);
     if (name) params.set("name", name);
     if (vpa) params.set("vpa", vpa);
-    if (method && PREFILL_METHODS[method]) params.set("method", method);
-    if (color && HEX_COLOR.test(color)) params.set("color", color);
+    if (prefill.method === "upi" || prefill.method === "card") params.set("method", prefill.method);
+    if (color) params.set("color", color);
     return params.toString();
   }
 
@@ -361,8 +365,7 @@
       },
     });
     this._gateway._hints = hints(given);
-    var color = text((given.theme || {}).color, 7);
-    if (color && HEX_COLOR.test(color)) this._gateway._accent = color;
+    this._gateway._accent = hexColor(given.theme);
   }
 
   Razorpay.prototype.open = function () {

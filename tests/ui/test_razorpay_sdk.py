@@ -126,18 +126,25 @@ def test_card_prefill_fills_only_the_fields_our_page_has(
     shop: Page, stack: Stack, merchant: dict[str, str]
 ) -> None:
     order_id = stack.new_order(auth=merchant)
-    shop.evaluate(OPEN_RAZORPAY, [merchant["X-Api-Key"], order_id, {"prefill": {
-        "name": "Gaurav Kumar", "method": "card", "email": "g@example.com",
-        "contact": "9000090000"}}])  # fmt: skip
+    shop.evaluate(OPEN_RAZORPAY, [merchant["X-Api-Key"], order_id, {
+        "prefill": {"name": "Gaurav Kumar", "method": "card", "email": "g@example.com",
+                    "contact": "9000090000"},
+        # Not a hex colour: it would end up in a CSS value, so it is dropped whole.
+        "theme": {"color": "#3399ccZZ"}}])  # fmt: skip
     frame = shop.frame_locator(IFRAME)
     expect(frame.locator('[data-test-id="card-form"]')).to_be_visible()
     expect(frame.locator('[data-test-id="cardholder-name-input"]')).to_have_value("Gaurav Kumar")
     expect(frame.locator('[data-test-id="card-number-input"]')).to_have_value("")
+    expect(frame.locator('[data-test-id="pay-button"]')).to_have_css(
+        "background-color",
+        "rgb(31, 94, 255)",  # the page's own --brand
+    )
     # No email or phone field exists on our page, and nothing else carries them.
     src = shop.locator(IFRAME).get_attribute("src") or ""
     assert "example.com" not in src and "9000090000" not in src
     # The customer's name rides in the fragment, which no server receives.
     assert "Gaurav" not in src.split("#")[0]
+    assert "color" not in src and "3399" not in src
     shop.evaluate("window.rzp.close()")
 
 
