@@ -135,6 +135,7 @@ def test_every_top_level_module_has_a_layer() -> None:
         "gateway.bank",
         "gateway.jobstatus",
         "gateway.credentials",
+        "gateway.checkout_signature",
     }
     packages = {"gateway.api", "gateway.dashboard", "gateway.checkout", "gateway.jobs"}
     packages.add("gateway.webhooks")
