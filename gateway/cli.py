@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
 
-from gateway import db, errors, keys, merchants, migrations, settings
+from gateway import db, errors, keys, merchants, metrics, migrations, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 API_FACTORY = "gateway.api.app:create_app"
@@ -238,7 +241,7 @@ def _warn_without_redis(config: settings.Settings) -> None:
         )
 
 
-def _uvicorn(factory: str, port: int, host: str) -> list[str]:
+def _uvicorn(factory: str, port: int, host: str, workers: int = 1) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -250,6 +253,7 @@ def _uvicorn(factory: str, port: int, host: str) -> list[str]:
         "--port",
         str(port),
         "--no-access-log",
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]
 
 
@@ -259,7 +263,7 @@ def worker_command() -> list[str]:
 
 def _web_commands(config: settings.Settings) -> list[list[str]]:
     return [
-        _uvicorn(API_FACTORY, config.api_port, config.host),
+        _uvicorn(API_FACTORY, config.api_port, config.host, config.api_processes),
         _uvicorn(DASHBOARD_FACTORY, config.dashboard_port, config.host),
         _uvicorn(CHECKOUT_FACTORY, config.checkout_port, config.host),
     ]
@@ -294,11 +298,35 @@ def _die_with_this_process() -> Callable[[], None] | None:
     return preexec
 
 
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """A fresh directory where every child writes its Prometheus samples (gateway/metrics.py),
+    so /metrics on any API process reports them all; removed when the children are gone. An
+    operator's own PROMETHEUS_MULTIPROC_DIR is used as given."""
+    if os.environ.get(metrics.MULTIPROC_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="gateway-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = directory
+    try:
+        yield
+    finally:
+        del os.environ[metrics.MULTIPROC_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _supervise(
     commands: list[list[str]], config: settings.Settings, pass_fds: tuple[int, ...] = ()
 ) -> int:
     """Run the commands as children until Ctrl-C/SIGTERM or until one exits; then stop all.
     The children inherit pass_fds and hold them open until they exit."""
+    with _metrics_directory():
+        return _run_children(commands, config, pass_fds)
+
+
+def _run_children(
+    commands: list[list[str]], config: settings.Settings, pass_fds: tuple[int, ...]
+) -> int:
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -395,7 +423,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     config = settings.main_guard()
     _warn_demo(config)
     asyncio.run(prepare(config.database_url, demo=not config.production))
-    argv = _uvicorn(API_FACTORY, args.port or config.api_port, config.host)
+    argv = _uvicorn(API_FACTORY, args.port or config.api_port, config.host, config.api_processes)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process
 
 

@@ -152,9 +152,9 @@ e AS (
     ORDER BY ev.n
     RETURNING id, event_id
 ), deliver AS (
-    INSERT INTO procrastinate_jobs (queue_name, task_name, args)
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
     SELECT '{_DELIVER_QUEUE}', '{_DELIVER_TASK}',
-        jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
+        jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n)), now()
     FROM l JOIN ev ON ev.id = l.event_id
     HAVING count(*) > 0
 )"""

@@ -9,7 +9,7 @@ from typing import Any
 import procrastinate
 import psycopg_pool
 
-from gateway import db, settings
+from gateway import db, metrics, settings
 
 _settings = settings.get()
 
@@ -41,6 +41,7 @@ app = procrastinate.App(
         "update_heartbeat_interval": _settings.worker_heartbeat_interval,
         "stalled_worker_timeout": _settings.stalled_worker_seconds,
         "delete_jobs": "never",
+        "worker_middleware": [metrics.job_middleware],
     },
     periodic_defaults={"max_delay": 60},
 )
@@ -62,9 +63,11 @@ QUEUES = {
 # directly: the same columns and defaults, so procrastinate's worker and its triggers see no
 # difference, at a fraction of the client-side cost of building a deferrer per job. The
 # one-statement payment paths insert the same row inside their CTEs.
+# A job due at once is scheduled at now(): procrastinate runs it the same, and the metrics can
+# measure every job's lag from its due time.
 _DEFER = (
     "INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)"
-    " VALUES (%(queue)s, %(task)s, %(args)s, %(at)s) RETURNING id"
+    " VALUES (%(queue)s, %(task)s, %(args)s, coalesce(%(at)s, now())) RETURNING id"
 )
 
 

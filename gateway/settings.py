@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     checkout_url: str = Field("http://localhost:3001", validation_alias=_env("CHECKOUT_URL"))
     dashboard_url: str = Field("http://localhost:3000", validation_alias=_env("DASHBOARD_URL"))
 
+    # API processes `gateway run` / `serve` start (uvicorn --workers): one per core, since one
+    # Python process uses one core. The dashboard and the checkout page get one each.
+    api_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        validation_alias=_env("API_PROCESSES"),
+    )
     db_pool_min: int = Field(2, ge=1, validation_alias=_env("DB_POOL_MIN"))
     db_pool_max: int = Field(20, ge=1, validation_alias=_env("DB_POOL_MAX"))
     # How long a request waits for a database connection before answering 503.
@@ -116,6 +124,9 @@ class Settings(BaseSettings):
     )
 
     rate_limit_per_minute: int = Field(6000, ge=1, validation_alias=_env("RATE_LIMIT_PER_MINUTE"))
+    # GET /metrics wants `Authorization: Bearer <token>` when this is set; without it the
+    # endpoint is open in the demo and absent (404) in production.
+    metrics_token: SecretStr | None = Field(None, validation_alias=_env("METRICS_TOKEN"))
     # How old /health's view of the database, the worker and Redis may be (gateway/api/health.py).
     health_max_age_seconds: float = Field(
         1, ge=0, le=30, validation_alias=_env("HEALTH_MAX_AGE_SECONDS")

@@ -61,7 +61,7 @@ def worker(extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen
 
 
 @contextlib.contextmanager
-def api_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def api_server(extra_env: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -75,6 +75,7 @@ def api_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
             "--port",
             str(port),
             "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         cwd=ROOT,
         env=_env(extra_env),

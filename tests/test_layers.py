@@ -34,6 +34,7 @@ INFRASTRUCTURE = {
     "gateway.vault",
     "gateway.passwords",
     "gateway.asgi",
+    "gateway.metrics",
 }
 APPS = ("gateway.api", "gateway.dashboard", "gateway.checkout")
 JOBS = "gateway.jobs"

@@ -19,6 +19,7 @@ from gateway import queue as queue_module
 from gateway.api import (
     checkout_config,
     health,
+    metrics,
     middleware,
     openapi,
     orders,
@@ -193,6 +194,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
         middleware.RequestContext, max_body=config.max_body_bytes, security_headers=headers
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
     app.include_router(refunds.router)

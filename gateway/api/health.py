@@ -104,6 +104,16 @@ def probe_of(app: Any) -> Probe:
     return found
 
 
+@dataclass(frozen=True)
+class _Route:
+    """Stands in for the route RequestContext reads its metrics label from."""
+
+    path: str
+
+
+_HEALTH_ROUTE = _Route("/health")
+
+
 class Health:
     """Pure ASGI: GET and HEAD /health, answered from the probe's snapshot."""
 
@@ -118,6 +128,7 @@ class Health:
         ):
             await self.app(scope, receive, send)
             return
+        scope["route"] = _HEALTH_ROUTE
         status, body = (await probe_of(scope["app"]).snapshot()).answer()
         await send(
             {

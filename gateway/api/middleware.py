@@ -15,7 +15,7 @@ import orjson
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import asgi, errors, ids, ratelimit
+from gateway import asgi, errors, ids, metrics, ratelimit
 
 log = logging.getLogger("gateway.api")
 access = logging.getLogger("gateway.access")
@@ -87,12 +87,17 @@ class RequestContext:
         extra = [(b"x-request-id", request_id.encode()), *self.security_headers]
         status = 500
         response_started = False
+        route = "unmatched"
 
         async def send_with_context(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, route
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
+                # The route template, not the path: a label per id would never end.
+                matched = scope.get("route")
+                if matched is not None:
+                    route = getattr(matched, "path", route)
                 headers = [*message.get("headers", ()), *extra]
                 limited: RateLimited | None = state.get("ratelimit")
                 if limited is not None and limited.decision is not None:
@@ -114,6 +119,8 @@ class RequestContext:
             if not response_started:
                 await send_error(send_with_context, errors.Internal(), request_id)
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(scope["method"], route, status, elapsed)
             # A healthy /health answer is not logged: load balancers poll it many times a
             # second, and its lines would bury the requests worth reading.
             quiet = status == 200 and scope["path"] == "/health"
@@ -125,7 +132,7 @@ class RequestContext:
                             "method": scope["method"],
                             "path": scope["path"],
                             "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                            "duration_ms": round(elapsed * 1000, 2),
                             "request_id": request_id,
                             "merchant": str(merchant) if merchant else None,
                         }

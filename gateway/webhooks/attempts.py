@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from gateway import db, merchants, settings, vault
+from gateway import db, merchants, metrics, settings, vault
 from gateway import queue as jobs_queue
 from gateway.webhooks import deliveries, signing, urls
 
@@ -69,6 +69,19 @@ class Outcome:
     @property
     def gone(self) -> bool:
         return self.status_code == 410
+
+    @property
+    def kind(self) -> str:
+        """For the attempts metric: success, http_<status class>, gone, or the failure's
+        category (timeout, connection_refused, ...)."""
+        if self.ok:
+            return "success"
+        if self.gone:
+            return "gone"
+        if self.status_code is not None:
+            return f"http_{self.status_code // 100}xx"
+        category = (self.body or "").partition(":")[0]
+        return category if category in FAILURES else "failed"
 
 
 async def claim(
@@ -348,5 +361,6 @@ async def deliver(
     if claimed is None:
         return None
     outcome = await send(http, claimed, allow_private=config.private_webhook_urls_allowed)
+    metrics.webhook_attempts.labels(outcome.kind).inc()
     async with pool.connection() as conn:
         return await record(conn, claimed, outcome, config)
