@@ -104,7 +104,6 @@ CREATE TABLE payments (
 );
 
 CREATE INDEX payments_order_idx ON payments (order_id);
-CREATE INDEX payments_status_idx ON payments (status);
 CREATE INDEX payments_merchant_created_idx ON payments (merchant_id, created_at DESC, id DESC);
 
 CREATE TABLE events (
@@ -142,7 +141,6 @@ CREATE TABLE webhook_logs (
 );
 
 CREATE INDEX webhook_logs_merchant_created_idx ON webhook_logs (merchant_id, created_at DESC);
-CREATE INDEX webhook_logs_status_idx ON webhook_logs (status);
 CREATE INDEX webhook_logs_resource_idx ON webhook_logs (resource_id);
 CREATE INDEX webhook_logs_next_retry_idx ON webhook_logs (next_retry_at) WHERE status = 'pending';
 
@@ -249,3 +247,132 @@ CREATE FUNCTION gateway_payment_event(event text, ts bigint, p payments) RETURNS
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN '{"event":' || gateway_text_json(event) || ',"timestamp":' || ts
         || ',"data":{"payment":' || gateway_payment_json(p) || '}}';
+
+-- 0012: exact totals and job counts kept by triggers (see the migration for why and how).
+CREATE TABLE row_counts (
+    merchant_id uuid NOT NULL,
+    list text NOT NULL CHECK (list IN ('orders', 'payments', 'refunds', 'webhook_logs')),
+    status text NOT NULL,
+    -- payments: the method; webhook_logs: the event; otherwise ''.
+    kind text NOT NULL,
+    slot smallint NOT NULL,
+    n bigint NOT NULL,
+    amount bigint NOT NULL,
+    PRIMARY KEY (merchant_id, list, status, kind, slot)
+);
+
+CREATE TABLE job_counts (
+    status text NOT NULL,
+    slot smallint NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (status, slot)
+);
+
+-- New rows, a statement at a time (one payment and its events and jobs insert several rows):
+-- one upsert per group.
+CREATE FUNCTION gateway_count_inserted() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'payments' THEN
+        INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
+        SELECT merchant_id, 'payments', status, method, pg_backend_pid() % 16, count(*), sum(amount)
+        FROM inserted GROUP BY merchant_id, status, method
+        ON CONFLICT (merchant_id, list, status, kind, slot)
+        DO UPDATE SET n = c.n + EXCLUDED.n, amount = c.amount + EXCLUDED.amount;
+    ELSIF TG_TABLE_NAME = 'webhook_logs' THEN
+        INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
+        SELECT merchant_id, 'webhook_logs', status, event, pg_backend_pid() % 16, count(*), 0
+        FROM inserted GROUP BY merchant_id, status, event
+        ON CONFLICT (merchant_id, list, status, kind, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSIF TG_TABLE_NAME = 'procrastinate_jobs' THEN
+        INSERT INTO job_counts AS c (status, slot, n)
+        SELECT status::text, pg_backend_pid() % 16, count(*) FROM inserted GROUP BY status
+        ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSE  -- orders, refunds
+        INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
+        SELECT merchant_id, TG_TABLE_NAME, status, '', pg_backend_pid() % 16, count(*), 0
+        FROM inserted GROUP BY merchant_id, status
+        ON CONFLICT (merchant_id, list, status, kind, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- A row whose status changed (the triggers' WHEN clauses let every other update through free):
+-- one count moves from the old status to the new, in one statement.
+CREATE FUNCTION gateway_count_moved() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    my_slot smallint := pg_backend_pid() % 16;
+BEGIN
+    IF TG_TABLE_NAME = 'procrastinate_jobs' THEN
+        INSERT INTO job_counts AS c (status, slot, n)
+        VALUES (OLD.status::text, my_slot, -1), (NEW.status::text, my_slot, 1)
+        ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSIF TG_TABLE_NAME = 'payments' THEN
+        INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
+        VALUES (OLD.merchant_id, 'payments', OLD.status, OLD.method, my_slot, -1, -OLD.amount),
+               (NEW.merchant_id, 'payments', NEW.status, NEW.method, my_slot, 1, NEW.amount)
+        ON CONFLICT (merchant_id, list, status, kind, slot)
+        DO UPDATE SET n = c.n + EXCLUDED.n, amount = c.amount + EXCLUDED.amount;
+    ELSIF TG_TABLE_NAME = 'webhook_logs' THEN
+        INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
+        VALUES (OLD.merchant_id, 'webhook_logs', OLD.status, OLD.event, my_slot, -1, 0),
+               (NEW.merchant_id, 'webhook_logs', NEW.status, NEW.event, my_slot, 1, 0)
+        ON CONFLICT (merchant_id, list, status, kind, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSE  -- orders, refunds
+        INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
+        VALUES (OLD.merchant_id, TG_TABLE_NAME, OLD.status, '', my_slot, -1, 0),
+               (NEW.merchant_id, TG_TABLE_NAME, NEW.status, '', my_slot, 1, 0)
+        ON CONFLICT (merchant_id, list, status, kind, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Deleted jobs (procrastinate's pruning deletes thousands at once): one upsert per status.
+CREATE FUNCTION gateway_count_deleted_jobs() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_counts AS c (status, slot, n)
+    SELECT status::text, pg_backend_pid() % 16, -count(*) FROM deleted GROUP BY status
+    ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER orders_counted AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
+CREATE TRIGGER orders_recounted AFTER UPDATE OF status ON orders
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
+CREATE TRIGGER payments_counted AFTER INSERT ON payments
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
+CREATE TRIGGER payments_recounted AFTER UPDATE OF status ON payments
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
+CREATE TRIGGER refunds_counted AFTER INSERT ON refunds
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
+CREATE TRIGGER refunds_recounted AFTER UPDATE OF status ON refunds
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
+CREATE TRIGGER webhook_logs_counted AFTER INSERT ON webhook_logs
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
+CREATE TRIGGER webhook_logs_recounted AFTER UPDATE OF status ON webhook_logs
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
+CREATE TRIGGER procrastinate_jobs_counted AFTER INSERT ON procrastinate_jobs
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
+CREATE TRIGGER procrastinate_jobs_recounted AFTER UPDATE OF status ON procrastinate_jobs
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
+CREATE TRIGGER procrastinate_jobs_uncounted AFTER DELETE ON procrastinate_jobs
+    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_deleted_jobs();
+
+
+-- 0013: per-merchant status (and event) indexes for filtered list pages.
+CREATE INDEX orders_merchant_status_created_idx
+    ON orders (merchant_id, status, created_at DESC, id DESC);
+CREATE INDEX payments_merchant_status_created_idx
+    ON payments (merchant_id, status, created_at DESC, id DESC);
+CREATE INDEX refunds_merchant_status_created_idx
+    ON refunds (merchant_id, status, created_at DESC, id DESC);
+CREATE INDEX webhook_logs_merchant_status_created_idx
+    ON webhook_logs (merchant_id, status, created_at DESC, id DESC);
+CREATE INDEX webhook_logs_merchant_event_created_idx
+    ON webhook_logs (merchant_id, event, created_at DESC, id DESC);

@@ -143,16 +143,13 @@ async def checkout_origins(conn: db.Conn, order_id: str, key: str | None) -> lis
     return None if row is None else list(row["checkout_origins"])
 
 
+LISTING = pagination.Listing("orders")
+
+
 async def list_(
-    conn: db.Conn, merchant_id: uuid.UUID, *, status: str | None, limit: int, offset: int
+    conn: db.Conn, merchant_id: uuid.UUID, window: pagination.Window, *, status: str | None
 ) -> pagination.Page[Order]:
     pagination.choice("status", status, STATUSES)
     return await pagination.fetch(
-        conn,
-        Order,
-        table="orders",
-        merchant_id=merchant_id,
-        filters={"status": status},
-        limit=limit,
-        offset=offset,
+        conn, Order, LISTING, merchant_id=merchant_id, filters={"status": status}, window=window
     )

@@ -115,24 +115,25 @@ async def get(conn: db.Conn, merchant_id: uuid.UUID, refund_id: str) -> Refund:
     )
 
 
+LISTING = pagination.Listing("refunds")
+
+
 async def list_(
     conn: db.Conn,
     merchant_id: uuid.UUID,
+    window: pagination.Window,
     *,
     payment_id: str | None,
     status: str | None,
-    limit: int,
-    offset: int,
 ) -> pagination.Page[Refund]:
     pagination.choice("status", status, STATUSES)
     return await pagination.fetch(
         conn,
         Refund,
-        table="refunds",
+        LISTING,
         merchant_id=merchant_id,
         filters={"payment_id": payment_id, "status": status},
-        limit=limit,
-        offset=offset,
+        window=window,
     )
 
 

@@ -113,11 +113,10 @@ async def create_order(
 async def list_orders(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: pages.Limit = 10,
-    offset: pages.Offset = 0,
+    window: pages.Window,
     status: Annotated[str | None, pages.one_of(orders.STATUSES)] = None,
 ) -> Response:
-    page = await orders.list_(conn, merchant.id, status=status, limit=limit, offset=offset)
+    page = await orders.list_(conn, merchant.id, window, status=status)
     return deps.json_response(200, page.out())
 
 

@@ -237,14 +237,11 @@ async def create_payment_public(
 async def list_payments(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: pages.Limit = 10,
-    offset: pages.Offset = 0,
+    window: pages.Window,
     status: Annotated[str | None, pages.one_of(payments.STATUSES)] = None,
     method: Annotated[str | None, pages.one_of(payments.METHODS)] = None,
 ) -> Response:
-    page = await payments.list_(
-        conn, merchant.id, status=status, method=method, limit=limit, offset=offset
-    )
+    page = await payments.list_(conn, merchant.id, window, status=status, method=method)
     return deps.json_response(200, page.out())
 
 

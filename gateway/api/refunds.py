@@ -53,14 +53,11 @@ async def create_refund(
 async def list_refunds(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: pages.Limit = 10,
-    offset: pages.Offset = 0,
+    window: pages.Window,
     status: Annotated[str | None, pages.one_of(refunds.STATUSES)] = None,
     payment_id: Annotated[str | None, Query(json_schema_extra={"pattern": openapi.NO_NUL})] = None,
 ) -> Response:
-    page = await refunds.list_(
-        conn, merchant.id, payment_id=payment_id, status=status, limit=limit, offset=offset
-    )
+    page = await refunds.list_(conn, merchant.id, window, payment_id=payment_id, status=status)
     return deps.json_response(200, page.out())
 
 

@@ -73,8 +73,7 @@ def _config_out(merchant: merchants.Merchant, config: settings.Settings) -> dict
 async def list_webhooks(
     conn: deps.Conn,
     merchant: deps.Merchant,
-    limit: pages.Limit = 10,
-    offset: pages.Offset = 0,
+    window: pages.Window,
     status: Annotated[str | None, pages.one_of(deliveries.STATUSES)] = None,
     event: Annotated[str | None, pages.one_of(events.TYPES)] = None,
     resource_id: Annotated[
@@ -84,8 +83,7 @@ async def list_webhooks(
     page = await deliveries.list_(
         conn,
         merchant.id,
-        limit=limit,
-        offset=offset,
+        window,
         status=status,
         event=event,
         resource_id=resource_id,

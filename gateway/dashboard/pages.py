@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway import db, errors, merchants, payments, refunds, settings
+from gateway import db, errors, merchants, pagination, payments, refunds, settings
 from gateway.dashboard import docs, web
 from gateway.webhooks import deliveries
 
 router = APIRouter()
 
 PAGE_SIZE = 20
+LAST_PAGE = pagination.MAX_OFFSET // PAGE_SIZE + 1
 # Deliveries shown on a payment page: its own events' and its refunds', newest first.
 DELIVERIES_SHOWN = 200
 REFUNDS_SHOWN = 100
@@ -54,14 +55,13 @@ async def transactions(request: Request, who: web.LoggedIn, conn: web.Conn) -> R
     query = request.query_params
     status = _choice(query.get("status"), payments.STATUSES)
     method = _choice(query.get("method"), payments.METHODS)
-    page_no = web.int_param(query.get("page"), 1, low=1, high=100_000)
+    page_no = web.int_param(query.get("page"), 1, low=1, high=LAST_PAGE)
     listing = await payments.list_(
         conn,
         who.merchant.id,
+        pagination.Window(PAGE_SIZE, (page_no - 1) * PAGE_SIZE),
         status=status,
         method=method,
-        limit=PAGE_SIZE,
-        offset=(page_no - 1) * PAGE_SIZE,
     )
     return web.render(
         request,
@@ -93,12 +93,7 @@ async def _payment_page(
 ) -> Response:
     payment = await payments.get(conn, who.merchant.id, payment_id)
     refund_list = await refunds.list_(
-        conn,
-        who.merchant.id,
-        payment_id=payment.id,
-        status=None,
-        limit=REFUNDS_SHOWN,
-        offset=0,
+        conn, who.merchant.id, pagination.Window(REFUNDS_SHOWN), payment_id=payment.id, status=None
     )
     sent = await deliveries.for_payment(conn, who.merchant.id, payment.id, limit=DELIVERIES_SHOWN)
     return web.render(

@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from gateway import db, errors, events, merchants, settings
+from gateway import db, errors, events, merchants, pagination, settings
 from gateway.dashboard import web
 from gateway.webhooks import deliveries, urls
 
 router = APIRouter(prefix="/dashboard/webhooks")
 
 PAGE_SIZE = 10
+LAST_PAGE = pagination.MAX_OFFSET // PAGE_SIZE + 1
 NOTICES = {
     "saved": "Webhook URL saved.",
     "cleared": "Webhook URL removed; no more deliveries are made.",
@@ -37,13 +38,12 @@ async def _page(
     merchant = merchant or who.merchant
     query = request.query_params
     log_status = query.get("status") if query.get("status") in deliveries.STATUSES else None
-    page_no = web.int_param(query.get("page"), 1, low=1, high=100_000)
+    page_no = web.int_param(query.get("page"), 1, low=1, high=LAST_PAGE)
     listing = await deliveries.list_(
         conn,
         merchant.id,
+        pagination.Window(PAGE_SIZE, (page_no - 1) * PAGE_SIZE),
         status=log_status,
-        limit=PAGE_SIZE,
-        offset=(page_no - 1) * PAGE_SIZE,
     )
     return web.render(
         request,

@@ -64,33 +64,36 @@ class Retried:
 COLUMNS = db.columns(Delivery)
 
 
-def _uuid(value: str) -> uuid.UUID:
+def _uuid(value: str, refusal: errors.GatewayError | None = None) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise errors.NotFound("Webhook log not found") from None
+        raise refusal or errors.NotFound("Webhook log not found") from None
+
+
+LISTING = pagination.Listing("webhook_logs", counted_kind="event")
 
 
 async def list_(
     conn: db.Conn,
     merchant_id: uuid.UUID,
+    window: pagination.Window,
     *,
-    limit: int,
-    offset: int,
     status: str | None = None,
     event: str | None = None,
     resource_id: str | None = None,
 ) -> pagination.Page[Delivery]:
     pagination.choice("status", status, STATUSES)
     pagination.choice("event", event, events.TYPES)
+    if window.cursor is not None:
+        _uuid(window.cursor, errors.BadRequest("The cursor does not name an item of this list"))
     return await pagination.fetch(
         conn,
         Delivery,
-        table="webhook_logs",
+        LISTING,
         merchant_id=merchant_id,
         filters={"status": status, "event": event, "resource_id": resource_id},
-        limit=limit,
-        offset=offset,
+        window=window,
     )
 
 
