@@ -213,7 +213,9 @@ def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> I
 
 @contextlib.contextmanager
 def worker(db_url: str, extra: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    argv = [sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker"]
+    from gateway import cli
+
+    argv = cli.worker_command()
     process = subprocess.Popen(
         argv, cwd=ROOT, env=gateway_env(db_url, extra), stderr=subprocess.DEVNULL
     )

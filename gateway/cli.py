@@ -258,7 +258,8 @@ def _uvicorn(factory: str, port: int, host: str, workers: int = 1) -> list[str]:
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker"]
+    """procrastinate's command line on uvloop (gateway/jobs/__main__.py)."""
+    return [sys.executable, "-m", "gateway.jobs", "--app=gateway.queue.app", "worker"]
 
 
 def _web_commands(config: settings.Settings) -> list[list[str]]:

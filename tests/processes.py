@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway import cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,7 +35,7 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
 
 def spawn_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker"],
+        cli.worker_command(),
         cwd=ROOT,
         env=_env(extra_env),
         stdout=subprocess.DEVNULL,

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from gateway import db, queue, settings
+from gateway import cli, db, queue, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -42,7 +41,7 @@ class Workers:
         log = (self.log_dir / f"worker-{len(self.started)}.log").open("wb")
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker",
+                *cli.worker_command(),
                 # Only our queues: jobs other tests left behind are not this test's business.
                 "--queues=tests,maintenance",
             ],
