@@ -37,10 +37,17 @@ class Receiver:
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        response = self.answer(request)
-        if isinstance(response, httpx.Response):
-            return response
-        return await response
+        answered = self.answer(request)
+        response = answered if isinstance(answered, httpx.Response) else await answered
+        if response.is_stream_consumed:
+            # `httpx.Response(200, text=...)` is born read; a transport hands over an unread
+            # stream, and that is what the sender reads (a bounded head of raw bytes).
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=httpx.ByteStream(response.content),
+            )
+        return response
 
 
 def client(receiver: Receiver) -> httpx.AsyncClient:
