@@ -4,6 +4,7 @@ it with Redis unreachable."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -506,3 +507,27 @@ async def test_concurrent_refunds_with_one_key_race_and_make_exactly_one_refund(
         conn, "SELECT amount_refunded FROM payments WHERE id = %(p)s", {"p": p["id"]}
     )
     assert row == {"amount_refunded": 1234}
+
+
+async def test_a_key_is_kept_24_hours_in_postgres_and_in_redis(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    key = _key()
+    r = await client.post("/api/v1/orders", json={"amount": 900}, headers=_with_key(auth, key))
+    assert r.status_code == 201
+    row = await db.fetch_one(
+        conn,
+        "SELECT expires_at - created_at AS kept FROM idempotency_keys"
+        " WHERE merchant_id = %(m)s AND key = %(k)s",
+        {"m": merchant.id, "k": key},
+    )
+    # Both ends are the claiming statement's now(): exactly the contract's 24 h.
+    assert row is not None and row["kept"] == dt.timedelta(hours=24)
+    redis = cache.connect(settings.load().redis_url)
+    try:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        ttl_ms = await redis.pttl(f"{idempotency.CACHE_PREFIX}{merchant.id}:{digest}")
+    finally:
+        await redis.aclose()
+    # The cached copy expires with the row (its TTL is what is left of the 24 h), never later.
+    assert dt.timedelta(hours=23) < dt.timedelta(milliseconds=ttl_ms) <= dt.timedelta(hours=24)
