@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
-import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,6 +57,12 @@ class Databases:
                 query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             conn.execute(query)
         self.made.append(name)
+
+    def empty(self, phase: str) -> str:
+        """A database of its own for `phase`, with nothing in it."""
+        name = f"{self.prefix}_{phase}"
+        self._create(name, None)
+        return url(name)
 
     def fresh(self, phase: str) -> str:
         name = f"{self.prefix}_{phase}"
@@ -161,29 +168,19 @@ def _cmdline(pid: int) -> str:
 
 
 @contextlib.contextmanager
-def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> Iterator[Api]:
+def api(
+    db_url: str, workers: int | None = None, extra: dict[str, str] | None = None
+) -> Iterator[Api]:
+    """The API as `gateway run` starts it (the same uvicorn command line: one process per
+    core unless `workers` says otherwise, INFO logging with the gateway's access log), with a
+    multiprocess metrics directory of its own."""
+    from gateway import cli, settings
+
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "gateway.api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-    ]
-    # Default log level (INFO): the access log is part of the hot path being measured.
+    processes = workers or settings.load().api_processes
+    argv = cli.uvicorn_command(cli.API_FACTORY, port, "127.0.0.1", processes)
+    metrics_dir = tempfile.mkdtemp(prefix="gateway-bench-metrics-")
+    extra = {"PROMETHEUS_MULTIPROC_DIR": metrics_dir, **(extra or {})}
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -204,9 +201,41 @@ def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> I
                 raise RuntimeError("API server did not start")
             time.sleep(0.1)
         # Every worker process answers /health once before the measured load starts.
-        for _ in range(8 * workers):
+        for _ in range(8 * processes):
             httpx.get(base + "/health", timeout=2)
         yield Api(process, base, port)
+    finally:
+        stop(process)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def dashboard(db_url: str) -> Iterator[str]:
+    """The dashboard app, as `gateway run` starts it; yields its base URL."""
+    from gateway import cli
+
+    port = free_port()
+    argv = cli.uvicorn_command(cli.DASHBOARD_FACTORY, port, "127.0.0.1")
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=gateway_env(db_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("dashboard did not start")
+            time.sleep(0.1)
+        yield base
     finally:
         stop(process)
 
@@ -233,6 +262,22 @@ def workers(
     with contextlib.ExitStack() as stack:
         started = [stack.enter_context(worker(db_url, extra)) for _ in range(count)]
         yield started[0]
+
+
+def wait_for_worker(db_url: str, timeout: float = 30) -> None:
+    """Until a worker process has registered its heartbeat (it is then fetching jobs)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM procrastinate_workers"
+                " WHERE last_heartbeat > now() - interval '10 seconds'"
+            ).fetchone()
+            if row is not None and int(row[0]) > 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("no worker registered")
+            time.sleep(0.05)
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

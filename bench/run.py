@@ -1,7 +1,8 @@
-"""`python -m bench.run [--quick] [--only ceiling,pipeline,latency]`: the four benchmark tables.
+"""`python -m bench.run [--quick] [--only create,pipeline,reads]`: every figure of issue 12, with
+ratios to PostgreSQL's own ceiling measured in the same run (bench/ceiling.sql).
 
 Every phase runs against its own throwaway database (gateway_bench_<pid>_*), dropped at the end.
-"""
+The box is shared: read the ratios, not the absolute numbers."""
 
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ from bench import env
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--quick", action="store_true", help="the under-5-minute version")
-    parser.add_argument("--only", default="ceiling,pipeline,latency")
     parser.add_argument(
-        "--worker-processes", type=int, default=1, help="procrastinate workers in the pipeline"
+        "--quick", action="store_true", help="shorter runs, 500 payments, 100k rows"
     )
+    parser.add_argument("--only", default="create,pipeline,reads")
     args = parser.parse_args()
     phases = set(args.only.split(","))
 
@@ -28,38 +28,50 @@ def main() -> None:
     config = settings.load()
     print(
         f"gateway bench ({'quick' if args.quick else 'full'}) — {os.cpu_count()} cores,"
-        f" {platform.python_version()}, PostgreSQL at {env.SERVER};"
-        " API and worker on the same box as the load generator"
+        f" Python {platform.python_version()}, PostgreSQL at {env.SERVER}; API, worker,"
+        " PostgreSQL, Redis and the load generator share the box"
     )
     print(
-        f"settings: db_pool_min={config.db_pool_min} db_pool_max={config.db_pool_max}"
-        f" worker_concurrency={config.worker_concurrency}"
-        f" worker_polling_interval={config.worker_polling_interval}s"
-        " TEST_MODE=true rate limit 100000000/min (bench only)\n"
+        f"as `gateway run` starts them: {config.api_processes} API process(es),"
+        f" {config.worker_processes} worker process(es) of concurrency"
+        f" {config.worker_concurrency}; TEST_MODE=true, rate limit 10^8/min\n",
+        flush=True,
     )
     started = time.monotonic()
-    memory: list[list[object]] = []
+    summary: list[list[object]] = []
     with env.Databases() as dbs:
-        if "ceiling" in phases:
-            from bench import ceiling
+        if "create" in phases:
+            from bench import create
 
-            c = ceiling.run(dbs, quick=args.quick)
+            c = create.run(dbs, quick=args.quick)
             print(c.text + "\n", flush=True)
-            memory.append(["1 ceiling", "API (per uvicorn worker)", c.api_peak_rss_mb])
+            upi, idem, card = c.rows["upi"], c.rows["idem"], c.rows["card"]
+            summary += [
+                ["create-payment UPI ÷ ceiling", f"{upi.ratio:.3f}", "≥ 0.30"],
+                ["create-payment UPI p99 ms", f"{upi.result.p99_ms:.1f}", "≤ 25"],
+                ["create-payment non-201", upi.result.errors, "0"],
+                ["with Idempotency-Key ÷ ceiling", f"{idem.ratio:.3f}", "≥ 0.20"],
+                ["card ÷ UPI", f"{card.result.rps / upi.result.rps:.2f}", "≥ 0.90"],
+                ["GET /health req/s", f"{c.rows['health'].result.rps:,.0f}", "≥ 5,000"],
+            ]
         if "pipeline" in phases:
             from bench import pipeline
 
-            p = pipeline.run(dbs, quick=args.quick, worker_processes=args.worker_processes)
+            p = pipeline.run(dbs, quick=args.quick, worker_processes=config.worker_processes)
             print(p.text + "\n", flush=True)
-            memory.append(["2 pipeline", "API (per uvicorn worker)", p.api_peak_rss_mb])
-            memory.append(["2 pipeline", "worker", p.worker_peak_rss_mb])
-        if "latency" in phases:
-            from bench import latency
+            summary += [
+                ["2,000 payments end to end s" if not args.quick else "500 payments end to end s",
+                 f"{p.total_seconds:.1f}", "≤ 20 (2,000)"],
+                ["commit → first attempt p95 ms", f"{p.commit_to_attempt_p95_ms:.0f}", "≤ 250"],
+                ["one worker draining jobs/s", f"{p.drain_jobs_per_second:.0f}", "≥ 500"],
+            ]  # fmt: skip
+        if "reads" in phases:
+            from bench import reads
 
-            lat = latency.run(dbs, quick=args.quick)
-            print(lat.text + "\n", flush=True)
-            memory.append(["3 latency", "worker", lat.worker_peak_rss_mb])
-    print(env.table("4. Memory: peak RSS (VmHWM)", ["phase", "process", "peak RSS MB"], memory))
+            r = reads.run(dbs, quick=args.quick)
+            print(r.text + "\n", flush=True)
+            summary.append(["slowest read, median ms", f"{r.worst_ms:.1f}", "≤ 50"])
+    print(env.table("Targets (issue 12)", ["figure", "measured", "target"], summary))
     print(f"\ntotal {time.monotonic() - started:.0f} s")
 
 

@@ -241,7 +241,7 @@ def _warn_without_redis(config: settings.Settings) -> None:
         )
 
 
-def _uvicorn(factory: str, port: int, host: str, workers: int = 1) -> list[str]:
+def uvicorn_command(factory: str, port: int, host: str, workers: int = 1) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -264,9 +264,9 @@ def worker_command() -> list[str]:
 
 def _web_commands(config: settings.Settings) -> list[list[str]]:
     return [
-        _uvicorn(API_FACTORY, config.api_port, config.host, config.api_processes),
-        _uvicorn(DASHBOARD_FACTORY, config.dashboard_port, config.host),
-        _uvicorn(CHECKOUT_FACTORY, config.checkout_port, config.host),
+        uvicorn_command(API_FACTORY, config.api_port, config.host, config.api_processes),
+        uvicorn_command(DASHBOARD_FACTORY, config.dashboard_port, config.host),
+        uvicorn_command(CHECKOUT_FACTORY, config.checkout_port, config.host),
     ]
 
 
@@ -385,7 +385,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _warn_without_redis(config)
         asyncio.run(prepare(config.database_url, demo=not config.production))
         users = (embedded.users,) if embedded else ()
-        return _supervise([*_web_commands(config), worker_command()], config, users)
+        workers = [worker_command() for _ in range(config.worker_processes)]
+        return _supervise([*_web_commands(config), *workers], config, users)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -424,7 +425,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     config = settings.main_guard()
     _warn_demo(config)
     asyncio.run(prepare(config.database_url, demo=not config.production))
-    argv = _uvicorn(API_FACTORY, args.port or config.api_port, config.host, config.api_processes)
+    argv = uvicorn_command(API_FACTORY, args.port or config.api_port, config.host, config.api_processes)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process
 
 

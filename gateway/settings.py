@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias=_env("DB_POOL_TIMEOUT"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 
+    # Worker processes `gateway run` starts; each is one Python process on one core.
+    worker_processes: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        validation_alias=_env("WORKER_PROCESSES"),
+    )
     worker_concurrency: int = Field(40, ge=1, validation_alias=_env("WORKER_CONCURRENCY"))
     worker_polling_interval: float = Field(
         0.5, gt=0, le=5, validation_alias=_env("WORKER_POLLING_INTERVAL")
