@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 from fastapi import APIRouter
 
 from gateway import db, merchants, payments, settings
+from tests.faults.test_bad_input import BODIES
 from tests.helpers import app_client, new_order
 from tests.razorpay.conftest import assert_razorpay_error
 
@@ -350,3 +352,49 @@ async def test_classic_orders_behave_as_before_and_read_as_authorized(
         f"/api/v1/payments/{processed.id}/refunds", json={"amount": 100}, headers=auth
     )
     assert r.status_code == 201
+
+
+async def test_malformed_bodies_are_razorpay_400s_never_5xx(
+    client: httpx.AsyncClient,
+    basic: httpx.BasicAuth,
+    auth: dict[str, str],
+    conn: db.Conn,
+    config: settings.Settings,
+) -> None:
+    """tests/faults/test_bad_input.py's bodies on every /v1 write: an answer (a 2xx for the
+    few that are valid Razorpay input) or Razorpay's 4xx envelope, never a 5xx."""
+    order = await _order(client, basic)
+    r = await client.post(
+        "/api/v1/payments",
+        json={"order_id": order["id"], "method": "upi", "vpa": "asha@okbank"},
+        headers=auth,
+    )
+    payment_id = r.json()["id"]
+    await payments.process(conn, payment_id, config)
+    refund = await client.post(
+        f"/v1/payments/{payment_id}/refund", json={"amount": 100}, auth=basic
+    )
+    writes = [
+        ("POST", "/v1/orders"),
+        ("PATCH", f"/v1/orders/{order['id']}"),
+        ("POST", f"/v1/payments/{payment_id}/capture"),
+        ("POST", f"/v1/payments/{payment_id}/refund"),
+        ("PATCH", f"/v1/payments/{payment_id}"),
+        ("POST", "/v1/refunds"),
+        ("PATCH", f"/v1/refunds/{refund.json()['id']}"),
+    ]
+    for body in [*BODIES, 2**70, -5, "12", {"notes": [1]}, {"notes": {"k": {"nested": 1}}}]:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        for method, path in writes:
+            r = await client.request(
+                method,
+                path,
+                content=content,
+                auth=basic,
+                headers={"Content-Type": "application/json"},
+            )
+            if r.status_code >= 400:
+                assert_razorpay_error(r, r.status_code, r.json()["error"]["reason"])
+                assert r.status_code < 500, (method, path, body, r.text)
+            else:
+                assert r.status_code == 200, (method, path, body, r.text)
