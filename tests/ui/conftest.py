@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests import processes
+from tests import processes, services
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,6 +47,8 @@ class Stack:
     api: str
     checkout: str
     merchant: str
+    # The processes' environment beyond the run's (e.g. their own DATABASE_URL).
+    env: dict[str, str] = field(default_factory=dict)
 
     def new_order(self, amount: int = 50000, auth: dict[str, str] = SEEDED_AUTH) -> str:
         r = httpx.post(
@@ -64,7 +66,7 @@ class Stack:
         out = subprocess.run(
             [*command, "--name", f"UI {suffix}", "--email", f"ui{suffix}@example.com"],
             cwd=processes.ROOT,
-            env=processes._env(None),
+            env=processes._env(self.env),
             capture_output=True,
             text=True,
             check=True,
@@ -161,21 +163,55 @@ def _merchant_site(directory: Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
-def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextlib.contextmanager
+def _running_stack(site: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """API, checkout app and worker processes, and a merchant page (in `site`) that loads
+    checkout.js from that checkout app."""
     checkout_port = processes.free_port()
     checkout_url = f"http://127.0.0.1:{checkout_port}"
-    env = {"GATEWAY_CHECKOUT_URL": checkout_url, "TEST_PROCESSING_DELAY": "1000"}
+    env = {
+        "GATEWAY_CHECKOUT_URL": checkout_url,
+        "TEST_PROCESSING_DELAY": "1000",
+        **(extra_env or {}),
+    }
     with processes.api_server(env) as api:
         env["GATEWAY_PUBLIC_API_URL"] = api
-        site = tmp_path_factory.mktemp("merchant")
         (site / "shop.html").write_text(MERCHANT_PAGE.format(checkout=checkout_url))
         with (
             _checkout_server(checkout_port, env) as checkout,
             processes.worker(env),
             _merchant_site(site) as merchant,
         ):
-            yield Stack(api=api, checkout=checkout, merchant=merchant)
+            yield Stack(api=api, checkout=checkout, merchant=merchant, env=extra_env or {})
+
+
+@pytest.fixture(scope="session")
+def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with _running_stack(tmp_path_factory.mktemp("merchant")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def declining_stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A second stack whose bank declines every payment (TEST_PAYMENT_SUCCESS=false), on a
+    database of its own: a worker sharing the session's job queue would take the session's
+    payments too, and which worker runs a job is a race."""
+    name = services.fresh_database_name()
+    url = services.with_database(database, name)
+    env = {"DATABASE_URL": url, "TEST_PAYMENT_SUCCESS": "false"}
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "migrate"],
+            cwd=processes.ROOT,
+            env=processes._env(env),
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        with _running_stack(tmp_path_factory.mktemp("declining-merchant"), env) as running:
+            yield running
+    finally:
+        services.drop_database(database, name)
 
 
 # Module scope, not session: while sync Playwright runs, its event loop counts as running in
