@@ -8,6 +8,7 @@
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const Razorpay = require('razorpay');
+const { validatePaymentVerification } = require('razorpay/dist/utils/razorpay-utils');
 
 const BASE = process.env.GATEWAY_URL;
 const KEY_ID = process.env.KEY_ID;
@@ -97,6 +98,13 @@ async function main() {
   assert.equal(authorized.status, 'authorized');
   assert.equal(authorized.card.network, 'Visa');
   assert.equal(authorized.card.last4, '1111');
+  // What the hosted checkout hands the merchant's handler, checked as the merchant does.
+  const view = await (await fetch(
+    `${BASE}/api/v1/payments/${paymentId}/public?key=${encodeURIComponent(KEY_ID)}`,
+  )).json();
+  assert.ok(validatePaymentVerification(
+    { order_id: order.id, payment_id: paymentId }, view.razorpay_signature, KEY_SECRET,
+  ));
   // The SDK nests expand[] as expand[expand[]]: tolerated.
   assert.equal((await rzp.payments.fetch(paymentId, { 'expand[]': 'card' })).id, paymentId);
   assert.deepEqual((await rzp.orders.fetchPayments(order.id)).items.map((p) => p.id), [paymentId]);

@@ -88,6 +88,17 @@ def test_the_official_python_sdk_runs_a_merchants_whole_flow(
             lambda: client.payment.fetch(payment_id), lambda p: p["status"] == "authorized"
         )
         assert payment["status"] == "authorized" and payment["captured"] is False
+        # What the hosted checkout hands the merchant's handler, checked as the merchant does.
+        public = httpx.get(
+            f"{base}/api/v1/payments/{payment_id}/public", params={"key": merchant.api_key}
+        ).json()
+        assert client.utility.verify_payment_signature(
+            {
+                "razorpay_order_id": order["id"],
+                "razorpay_payment_id": payment_id,
+                "razorpay_signature": public["razorpay_signature"],
+            }
+        )
         assert [p["id"] for p in client.order.payments(order["id"])["items"]] == [payment_id]
         assert client.order.fetch(order["id"])["status"] == "attempted"
         assert payment_id in [p["id"] for p in client.payment.all({"count": 100})["items"]]
