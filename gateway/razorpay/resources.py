@@ -104,8 +104,8 @@ async def list_orders(
 async def order_payments(
     conn: db.Conn, merchant_id: uuid.UUID, order_id: str, query: Mapping[str, str]
 ) -> list[payments.Payment]:
-    """Every payment of the order (Razorpay answers them all; 100 is more attempts than any
-    order has), newest first."""
+    """The order's payments, newest first: up to 100 unless count/skip say otherwise (Razorpay
+    answers them all, and an order rarely has more than a few attempts)."""
     order = await orders.get(conn, merchant_id, order_id)
     return await _window(
         conn,
