@@ -425,7 +425,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     config = settings.main_guard()
     _warn_demo(config)
     asyncio.run(prepare(config.database_url, demo=not config.production))
-    argv = uvicorn_command(API_FACTORY, args.port or config.api_port, config.host, config.api_processes)
+    port = args.port or config.api_port
+    argv = uvicorn_command(API_FACTORY, port, config.host, config.api_processes)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process
 
 

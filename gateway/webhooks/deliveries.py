@@ -84,7 +84,7 @@ async def list_(
     resource_id: str | None = None,
 ) -> pagination.Page[Delivery]:
     pagination.choice("status", status, STATUSES)
-    pagination.choice("event", event, events.TYPES)
+    pagination.choice("event", event, events.ALL_TYPES)
     if window.cursor is not None:
         _uuid(window.cursor, errors.BadRequest("The cursor does not name an item of this list"))
     return await pagination.fetch(
