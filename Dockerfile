@@ -1,5 +1,5 @@
 # The gateway image: API/dashboard/checkout (`gateway serve`), migrations (`gateway migrate`) and
-# workers (`procrastinate --app=gateway.queue.app worker`) all run from it; see compose.yaml.
+# workers (`gateway worker`: procrastinate's CLI on uvloop) all run from it; see compose.yaml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

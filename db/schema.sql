@@ -153,7 +153,8 @@ CREATE TABLE webhook_logs (
     format text NOT NULL DEFAULT 'classic' CHECK (format IN ('classic', 'razorpay'))
 );
 
-CREATE INDEX webhook_logs_merchant_created_idx ON webhook_logs (merchant_id, created_at DESC);
+CREATE INDEX webhook_logs_merchant_created_idx
+    ON webhook_logs (merchant_id, created_at DESC, id DESC);
 CREATE INDEX webhook_logs_resource_idx ON webhook_logs (resource_id);
 CREATE INDEX webhook_logs_next_retry_idx ON webhook_logs (next_retry_at) WHERE status = 'pending';
 

@@ -21,7 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway import settings
 from tests import conftest, services
+
+# What `gateway run` starts: the API (one uvicorn process, which forks its own), the dashboard,
+# the checkout page and the configured number of worker processes.
+CHILDREN = 3 + settings.load().worker_processes
 
 # The children are listed from /proc, and the parent-death signal that stops them after a SIGKILL
 # is Linux's prctl(PR_SET_PDEATHSIG): elsewhere the behaviour under test does not exist.
@@ -110,7 +115,7 @@ class Run:
         return self.log.read_text(errors="replace")[-4000:]
 
     def wait_healthy(self) -> dict[str, str]:
-        """Polls /health until the worker's heartbeat shows: then all four children are up."""
+        """Polls /health until a worker's heartbeat shows: then every child is up."""
         deadline = time.monotonic() + READY_SECONDS
         health: dict[str, str] = {}
         while time.monotonic() < deadline and health.get("worker") != "running":
@@ -173,7 +178,7 @@ def test_gateway_run_serves_health_and_sigterm_stops_every_child(
         r = httpx.get(f"http://127.0.0.1:{run.ports[name]}/", timeout=2)
         assert r.status_code < 500, name
     kids = run.children()
-    assert len(kids) == 4  # API, dashboard, checkout, worker
+    assert len(kids) == CHILDREN  # API, dashboard, checkout, the workers
 
     run.process.send_signal(signal.SIGTERM)
     assert run.process.wait(timeout=20) == 0, run.output()
@@ -187,7 +192,7 @@ def test_sigkilled_gateway_run_takes_its_children_with_it(
     runs.append(run)
     run.wait_healthy()
     kids = run.children()
-    assert len(kids) == 4  # API, dashboard, checkout, worker
+    assert len(kids) == CHILDREN  # API, dashboard, checkout, the workers
 
     run.process.kill()
     run.process.wait()
@@ -240,7 +245,7 @@ def test_embedded_postgres_started_by_run_stops_with_it(
     server = postmaster(pgdata)
     backends = children(server.pid)
     kids = run.children()
-    assert len(kids) == 5  # API, dashboard, checkout, worker, and the server's reaper
+    assert len(kids) == CHILDREN + 1  # and the embedded server's reaper
 
     if stop == "sigterm":
         run.process.send_signal(signal.SIGTERM)
@@ -262,7 +267,7 @@ def test_embedded_postgres_stops_when_run_is_sigkilled(
     server = postmaster(pgdata)
     backends = children(server.pid)
     kids = run.children()
-    assert len(kids) == 5  # API, dashboard, checkout, worker, and the server's reaper
+    assert len(kids) == CHILDREN + 1  # and the embedded server's reaper
 
     run.process.kill()
     run.process.wait()
@@ -293,7 +298,7 @@ def test_embedded_postgres_run_did_not_start_is_left_running(
     runs.append(run)
     run.wait_healthy()
     assert "this run did not start it and leaves it running" in run.output()
-    assert len(run.children()) == 4  # no reaper
+    assert len(run.children()) == CHILDREN  # no reaper
 
     run.process.send_signal(signal.SIGTERM)
     assert run.process.wait(timeout=60) == 0, run.output()

@@ -6,6 +6,11 @@
 
 DROP INDEX payments_status_idx;
 DROP INDEX webhook_logs_status_idx;
+-- With the id as its last column, like the other tables' (the tie-breaker of newest-first), so a
+-- deep page's offset walk is an index-only scan.
+DROP INDEX webhook_logs_merchant_created_idx;
+CREATE INDEX webhook_logs_merchant_created_idx
+    ON webhook_logs (merchant_id, created_at DESC, id DESC);
 
 CREATE INDEX orders_merchant_status_created_idx
     ON orders (merchant_id, status, created_at DESC, id DESC);
