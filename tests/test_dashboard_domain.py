@@ -91,3 +91,29 @@ async def test_send_test_needs_a_url_and_goes_through_the_outbox(
     m = await merchants.set_webhook_url(conn, merchant.id, "http://127.0.0.1:9/hook")
     event = await events.send_test(conn, m.id, m.webhook_url)
     assert event.type == "webhook.test" and event.webhook_log_id is not None
+
+
+async def test_a_payments_deliveries_are_its_own_and_its_refunds_newest_first(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, config: settings.Settings
+) -> None:
+    from gateway import refunds
+    from gateway.webhooks import deliveries
+
+    await client.put("/api/v1/webhooks/config", json={"url": "http://127.0.0.1:9/h"}, headers=auth)
+    mine = await new_payment(client, auth)
+    other = await new_payment(client, auth)  # same merchant, another payment
+    merchant_id = (await payments.get_public(conn, mine["id"])).merchant_id
+    for p in (mine, other):
+        await payments.process(conn, p["id"], config)
+    refund = await refunds.create(
+        conn, merchant_id, mine["id"], amount=100, reason=None, config=config
+    )
+    shown = await deliveries.for_payment(conn, merchant_id, mine["id"], limit=50)
+    assert {d.resource_id for d in shown} == {mine["id"], refund.id}
+    assert [d.event for d in shown] == [
+        "refund.created",
+        "payment.success",
+        "payment.pending",
+        "payment.created",
+    ]
+    assert await deliveries.for_payment(conn, uuid.uuid4(), mine["id"], limit=50) == []

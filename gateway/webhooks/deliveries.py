@@ -105,9 +105,13 @@ async def for_payment(
     return await db.many(
         conn,
         Delivery,
-        f"SELECT {COLUMNS} FROM webhook_logs WHERE merchant_id = %(m)s AND (resource_id = %(p)s"
-        " OR resource_id IN (SELECT id FROM refunds WHERE payment_id = %(p)s"
-        " AND merchant_id = %(m)s)) ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
+        # = ANY of one array, not `= p OR IN (refunds)`: an OR across the two made PostgreSQL
+        # walk all the merchant's deliveries (0.26 s at a million); the array is one lookup
+        # on the resource index per id.
+        f"SELECT {COLUMNS} FROM webhook_logs WHERE merchant_id = %(m)s"
+        " AND resource_id = ANY(ARRAY(SELECT %(p)s::text UNION ALL SELECT id FROM refunds"
+        " WHERE payment_id = %(p)s AND merchant_id = %(m)s))"
+        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
         {"m": merchant_id, "p": payment_id, "limit": limit},
     )
 
