@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway import db, instruments, orders, payments, settings
-from tests import processes
+from tests import processes, tools
 from tests.conftest import DATABASE_URL, assert_error
 from tests.helpers import VISA, card_body, new_order, new_payment
 
@@ -185,21 +185,9 @@ async def test_card_number_and_cvv_are_never_stored_queued_or_logged(
     for row in rows:
         assert VISA not in row["t"] and cvv not in row["t"] and "cvv" not in row["t"]
     dump = subprocess.run(
-        [_pg_dump(), "--data-only", DATABASE_URL], capture_output=True, text=True, check=True
+        [tools.pg_dump(), "--data-only", DATABASE_URL], capture_output=True, text=True, check=True
     ).stdout
     assert VISA not in dump and "4111 1111" not in dump
-
-
-def _pg_dump() -> str:
-    import glob
-    import shutil
-
-    found = (
-        shutil.which("pg_dump")
-        or (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) or [""])[-1]
-    )
-    assert found, "pg_dump not found"
-    return found
 
 
 @pytest.mark.e2e

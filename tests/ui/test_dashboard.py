@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,12 +18,11 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from gateway import db, merchants, settings
-from tests import processes
+from tests import processes, tools
 from tests.receiver import Receiver
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = processes.ROOT / "test-output"
 PASSWORD = "ui-test-password"
 CHROME_ARGS = [
@@ -89,11 +87,10 @@ def stack() -> Iterator[tuple[str, str, Receiver]]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium not installed")
+    executable = tools.require_chromium()
     async with async_playwright() as p:
         p.selectors.set_test_id_attribute("data-test-id")
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        b = await p.chromium.launch(executable_path=executable, headless=True, args=CHROME_ARGS)
         try:
             yield b
         finally:
