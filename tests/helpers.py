@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
 from gateway import db, payments, settings
 from gateway.api import app as app_module
+
+T = TypeVar("T")
 
 VISA = "4111111111111111"
 MASTERCARD = "5555555555554444"
@@ -83,3 +87,33 @@ async def successful_payment(
     processed = await payments.process(conn, payment["id"], config)
     assert processed is not None and processed.status == "success"
     return processed.out()
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[T]], timeout: float = 20, step: float = 0.2, what: str = ""
+) -> T:
+    """Await `probe` every `step` seconds until it returns something truthy, and return that.
+    After `timeout` seconds the test fails with the last value seen: a deadline, never a sleep
+    standing in for a condition."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {what or probe!r}; last {value!r}")
+        await asyncio.sleep(step)
+
+
+def wait_until_sync(
+    probe: Callable[[], T], timeout: float = 20, step: float = 0.1, what: str = ""
+) -> T:
+    """`wait_until` for code without an event loop (processes, the sync browser tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {what or probe!r}; last {value!r}")
+        time.sleep(step)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests import processes, tools
+from tests import conftest, processes, tools
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -46,6 +46,7 @@ class Stack:
     api: str
     checkout: str
     merchant: str
+    database_url: str
 
     def new_order(self, amount: int = 50000, auth: dict[str, str] = SEEDED_AUTH) -> str:
         r = httpx.post(
@@ -63,7 +64,7 @@ class Stack:
         out = subprocess.run(
             [*command, "--name", f"UI {suffix}", "--email", f"ui{suffix}@example.com"],
             cwd=processes.ROOT,
-            env=processes._env(None),
+            env=processes._env({"DATABASE_URL": self.database_url}),
             capture_output=True,
             text=True,
             check=True,
@@ -165,19 +166,24 @@ def _merchant_site(directory: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The servers and a worker on a database of their own (a template copy): the worker runs
+    the browser tests' jobs, not the backlog that the other tests left in the session's."""
     checkout_port = processes.free_port()
     checkout_url = f"http://127.0.0.1:{checkout_port}"
-    env = {"GATEWAY_CHECKOUT_URL": checkout_url, "TEST_PROCESSING_DELAY": "1000"}
-    with processes.api_server(env) as api:
+    with conftest.template_copy() as database_url, contextlib.ExitStack() as started:
+        env = {
+            "DATABASE_URL": database_url,
+            "GATEWAY_CHECKOUT_URL": checkout_url,
+            "TEST_PROCESSING_DELAY": "1000",
+        }
+        api = started.enter_context(processes.api_server(env))
         env["GATEWAY_PUBLIC_API_URL"] = api
         site = tmp_path_factory.mktemp("merchant")
         (site / "shop.html").write_text(MERCHANT_PAGE.format(checkout=checkout_url))
-        with (
-            _checkout_server(checkout_port, env) as checkout,
-            processes.worker(env),
-            _merchant_site(site) as merchant,
-        ):
-            yield Stack(api=api, checkout=checkout, merchant=merchant)
+        checkout = started.enter_context(_checkout_server(checkout_port, env))
+        started.enter_context(processes.worker(env))
+        merchant = started.enter_context(_merchant_site(site))
+        yield Stack(api=api, checkout=checkout, merchant=merchant, database_url=database_url)
 
 
 # Module scope, not session: while sync Playwright runs, its event loop counts as running in

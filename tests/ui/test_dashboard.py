@@ -74,8 +74,9 @@ def dashboard_server(api_url: str) -> Iterator[str]:
         processes.stop(process)
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[str, str, Receiver]]:
+@pytest.fixture
+def stack(database_url: str) -> Iterator[tuple[str, str, Receiver]]:
+    """On the test's own database (e2e: `database_url` is DATABASE_URL for these processes)."""
     with (
         Receiver() as receiver,
         processes.worker(),
