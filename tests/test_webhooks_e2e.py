@@ -18,7 +18,7 @@ import standardwebhooks
 from gateway import db, events, merchants, settings
 from gateway.webhooks import verify
 from tests import processes
-from tests.helpers import new_payment
+from tests.helpers import new_payment, wait_until
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -210,12 +210,22 @@ async def test_manual_retry_redelivers_with_the_same_webhook_id_and_rotation_sig
         )
 
 
+async def _doing(conn: db.Conn, task: str) -> int:
+    row = await db.fetch_one(
+        conn,
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'doing' AND task_name = %(t)s",
+        {"t": task},
+    )
+    assert row is not None
+    return int(row["n"])
+
+
 async def test_sigkill_mid_burst_loses_no_delivery(
     client: httpx.AsyncClient, conn: db.Conn
 ) -> None:
     env = {"GATEWAY_STALLED_WORKER_SECONDS": "3", "GATEWAY_WORKER_HEARTBEAT_INTERVAL": "1"}
     with Receiver() as receiver:
-        m, _ = await _merchant(conn, receiver.url + "/ok")
+        m, _ = await _merchant(conn, receiver.url + "/gate")
         committed: list[str] = []
         for i in range(200):
             async with conn.transaction():
@@ -223,27 +233,41 @@ async def test_sigkill_mid_burst_loses_no_delivery(
             committed.append(event.id)
         first = processes.spawn_worker(env)
         try:
-
-            async def some() -> bool:
-                return len(receiver.on("/ok")) >= 40
-
-            assert await _wait(some, 30, step=0.05)
+            await wait_until(
+                lambda: asyncio.sleep(0, len(receiver.on("/gate")) >= 40), 30, step=0.05
+            )
+            # From here deliveries reach the receiver and wait there: the kill lands while they
+            # are in flight, not between two of them.
+            receiver.close_gate()
+            await wait_until(lambda: asyncio.sleep(0, receiver.holding() >= 1), 30, step=0.05)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
-        at_kill = len(receiver.on("/ok"))
+        at_kill = {r.headers["webhook-id"] for r in receiver.on("/gate")}
+        interrupted = await _doing(conn, "deliver_webhook")
+        # The kill interrupted work: deliveries left `doing` by the dead worker, events not
+        # yet delivered.
+        assert interrupted >= 1
+        assert len(at_kill) < len(committed)
+        receiver.open_gate()
         with processes.worker(env):
 
             async def everything() -> bool:
-                seen = {r.headers["webhook-id"] for r in receiver.on("/ok")}
-                return seen >= set(committed)
+                seen = {r.headers["webhook-id"] for r in receiver.on("/gate")}
+                # ... and no delivery job left unfinished: the dead worker's too, re-queued.
+                unfinished = await db.fetch_one(
+                    conn,
+                    "SELECT count(*) AS n FROM procrastinate_jobs"
+                    " WHERE status IN ('todo', 'doing') AND task_name = 'deliver_webhook'",
+                )
+                return seen >= set(committed) and unfinished is not None and unfinished["n"] == 0
 
-            assert await _wait(everything, 60, step=0.5), "some committed event was never delivered"
-    ids = [r.headers["webhook-id"] for r in receiver.on("/ok")]
+            await wait_until(everything, 60, step=0.5, what="every committed event delivered")
+    ids = [r.headers["webhook-id"] for r in receiver.on("/gate")]
     duplicates = sum(n - 1 for n in Counter(ids).values())
     report = (
-        f"sigkill burst: 200 events, {at_kill} received before kill,"
-        f" {len(ids)} requests, {duplicates} duplicates"
+        f"sigkill burst: 200 events, {len(at_kill)} received and {interrupted} deliveries in"
+        f" progress at the kill, {len(ids)} requests, {duplicates} duplicates"
     )
     print(report)
     out = Path(__file__).resolve().parent.parent / "test-output"

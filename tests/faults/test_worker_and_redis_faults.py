@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ import pytest
 from gateway import db, merchants, payments, settings
 from gateway.api import app as app_module
 from tests import processes
-from tests.helpers import new_order
+from tests.helpers import new_order, wait_until
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +39,7 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
     )
     auth = {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
     with Receiver() as receiver:
-        await merchants.set_webhook_url(conn, m.id, receiver.url + "/ok")
+        await merchants.set_webhook_url(conn, m.id, receiver.url + "/gate")
         ids = []
         for _ in range(60):
             order_id = await new_order(client, auth, 1000)
@@ -51,35 +50,57 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
             )
             ids.append(r.json()["id"])
         first = processes.spawn_worker(env)
-        deadline = time.monotonic() + 30
-        while len(receiver.on("/ok")) < 60 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        try:
+            await wait_until(
+                lambda: asyncio.sleep(0, len(receiver.on("/gate")) >= 60), 60, step=0.05
+            )
+            # Deliveries now wait at the receiver: the kill lands while they are in flight.
+            receiver.close_gate()
+            await wait_until(lambda: asyncio.sleep(0, receiver.holding() >= 1), 30, step=0.05)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        at_kill = {r.headers["webhook-id"] for r in receiver.on("/gate")}
+        doing = await db.fetch_one(
+            conn, "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'doing'"
+        )
+        # The kill interrupted work: jobs left `doing` by the dead worker, events undelivered.
+        assert doing is not None and doing["n"] >= 1
+        assert len(at_kill) < 180
+        receiver.open_gate()
         with processes.worker(env):
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+
+            async def settled() -> bool:
                 rows = await db.fetch_all(
-                    conn,
-                    "SELECT status FROM payments WHERE id = ANY(%(ids)s)",
-                    {"ids": ids},
+                    conn, "SELECT status FROM payments WHERE id = ANY(%(ids)s)", {"ids": ids}
                 )
                 committed = await db.fetch_all(
                     conn, "SELECT id FROM events WHERE merchant_id = %(m)s", {"m": m.id}
                 )
-                seen = {r.headers["webhook-id"] for r in receiver.on("/ok")}
-                if {r["status"] for r in rows} == {"success"} and {
-                    e["id"] for e in committed
-                } <= seen:
-                    break
-                await asyncio.sleep(0.5)
-    assert {r["status"] for r in rows} == {"success"}
+                seen = {r.headers["webhook-id"] for r in receiver.on("/gate")}
+                # ... and every job finished: the dead worker's too, once re-queued.
+                unfinished = await db.fetch_one(
+                    conn,
+                    "SELECT count(*) AS n FROM procrastinate_jobs"
+                    " WHERE status IN ('todo', 'doing') AND queue_name <> 'maintenance'",
+                )
+                return (
+                    {r["status"] for r in rows} == {"success"}
+                    and {e["id"] for e in committed} <= seen
+                    and unfinished is not None
+                    and unfinished["n"] == 0
+                )
+
+            await wait_until(settled, 90, step=0.5, what="every payment final and delivered")
+    committed = await db.fetch_all(
+        conn, "SELECT id FROM events WHERE merchant_id = %(m)s", {"m": m.id}
+    )
     assert len(committed) == 180
-    delivered = [r.headers["webhook-id"] for r in receiver.on("/ok")]
+    delivered = [r.headers["webhook-id"] for r in receiver.on("/gate")]
     assert {e["id"] for e in committed} <= set(delivered)
     success_events = Counter(
         json.loads(r.body)["data"]["payment"]["id"]
-        for r in receiver.on("/ok")
+        for r in receiver.on("/gate")
         if json.loads(r.body)["event"] == "payment.success"
     )
     assert set(success_events) == set(ids)
@@ -87,7 +108,8 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
     out = Path(__file__).resolve().parents[2] / "test-output"
     out.mkdir(exist_ok=True)
     (out / "worker-sigkill-pipeline.txt").write_text(
-        f"60 payments, 180 events, {len(delivered)} deliveries, {duplicates} duplicates\n"
+        f"60 payments, 180 events, {len(at_kill)} received and {doing['n']} jobs in progress at"
+        f" the kill, {len(delivered)} deliveries, {duplicates} duplicates\n"
     )
 
 
