@@ -97,11 +97,29 @@ async def test_concurrent_processing_emits_one_outcome(
         ) as c:
             return await payments.process(c, p["id"], config)
 
-    results = await asyncio.gather(*(run() for _ in range(5)))
-    assert sum(r is not None for r in results) == 1
-    async with await psycopg.AsyncConnection.connect(
-        database, autocommit=True, row_factory=dict_row
-    ) as c:
+    async with (
+        await psycopg.AsyncConnection.connect(database, autocommit=True, row_factory=dict_row) as c,
+        await psycopg.AsyncConnection.connect(database, autocommit=True) as holder,
+    ):
+        # All five are inside `process` at once: they queue on the payment row this
+        # transaction holds, and only then is it released.
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM payments WHERE id = %s FOR UPDATE", (p["id"],))
+            runs = [asyncio.create_task(run()) for _ in range(5)]
+
+            async def all_waiting() -> bool:
+                # The first waits for the holder, the others queue behind the first.
+                row = await db.fetch_one(
+                    c,
+                    "SELECT count(*) AS n FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    " AND query LIKE '%%FROM payments WHERE id = %%FOR UPDATE'",
+                )
+                return row is not None and row["n"] == 5
+
+            await wait_until(all_waiting)
+        results = await asyncio.gather(*runs)
+        assert sum(r is not None for r in results) == 1
         assert (await _events(c, p["id"])).count("payment.success") == 1
 
 
