@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests import conftest, services
+from tests.helpers import wait_until_sync
 
 # The children are listed from /proc, and the parent-death signal that stops them after a SIGKILL
 # is Linux's prctl(PR_SET_PDEATHSIG): elsewhere the behaviour under test does not exist.
@@ -164,14 +165,21 @@ def fresh_database() -> Iterator[str]:
 
 
 def test_gateway_run_serves_health_and_sigterm_stops_every_child(
-    runs: list[Run], tmp_path: Path
+    runs: list[Run], fresh_database: str, tmp_path: Path
 ) -> None:
-    run = start_run(dict(os.environ), tmp_path / "run.log")
+    # A database of its own: on the session's, a heartbeat row left by another test's worker
+    # made /health say "running" before this run's own children were up.
+    run = start_run({**os.environ, "DATABASE_URL": fresh_database}, tmp_path / "run.log")
     runs.append(run)
     run.wait_healthy()
     for name in ("DASHBOARD", "CHECKOUT"):
-        r = httpx.get(f"http://127.0.0.1:{run.ports[name]}/", timeout=2)
-        assert r.status_code < 500, name
+
+        def answers(port: str = run.ports[name]) -> int:
+            with suppress(httpx.HTTPError):
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
+            return 0
+
+        assert wait_until_sync(answers, timeout=READY_SECONDS, what=name) < 500, name
     kids = run.children()
     assert len(kids) == 4  # API, dashboard, checkout, worker
 

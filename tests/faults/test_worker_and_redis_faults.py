@@ -17,9 +17,8 @@ import httpx
 import pytest
 
 from gateway import db, merchants, payments, settings
-from gateway.api import app as app_module
 from tests import processes
-from tests.helpers import new_order, wait_until
+from tests.helpers import UNREACHABLE_REDIS, app_client, new_order, wait_until
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -114,13 +113,13 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
 
 
 @pytest.fixture
-async def no_redis(config: settings.Settings) -> AsyncIterator[httpx.AsyncClient]:
-    down = config.model_copy(update={"redis_url": f"redis://127.0.0.1:{processes.free_port()}/0"})
-    application = app_module.create_app(down)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            yield c
+async def no_redis(
+    config: settings.Settings, database_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on this test's database with nothing listening at its Redis URL."""
+    down = config.model_copy(update={"redis_url": UNREACHABLE_REDIS, "database_url": database_url})
+    async with app_client(down) as c:
+        yield c
 
 
 async def test_redis_unreachable_under_load_payments_idempotency_and_refunds_stay_correct(
