@@ -18,6 +18,10 @@
   // from a meta tag; never the query string's.
   var parentOrigin = embedded ? originOf(meta("gateway-parent-origin")) : null;
   var embeddingRefused = embedded && meta("gateway-embedding") === "refused";
+  // Display hints from checkout.js's Razorpay options (prefill, theme.color), in the fragment so
+  // that no server ever sees them. Only inside the SDK's modal: a link to the page itself is not
+  // pre-filled by whoever wrote the link.
+  var hints = embedded && !embeddingRefused ? new URLSearchParams(location.hash.slice(1)) : null;
   var apiUrl = resolveApiUrl();
 
   var container = document.querySelector('[data-test-id="checkout-container"]');
@@ -364,6 +368,11 @@
       method: payment.method,
       status: payment.status,
     };
+    // The gateway's signature over order and payment (made with the merchant's API secret, which
+    // this page never sees), for Razorpay's `handler` and any merchant server that checks it.
+    if (typeof payment.razorpay_signature === "string") {
+      data.signature = payment.razorpay_signature;
+    }
     if (payment.status === "success") {
       showSuccess(payment);
       notifyParent({ type: "payment_success", data: data });
@@ -422,6 +431,39 @@
     }
   }
 
+  // ---- display hints (Razorpay's prefill and theme) ----
+
+  function applyTheme(color) {
+    if (!/^#(?:[0-9a-fA-F]{3}){1,2}$/.test(color)) return;
+    var hex = color.length === 4 ? color.replace(/[0-9a-fA-F]/g, "$&$&") : color;
+    var rgb = [1, 3, 5].map(function (at) {
+      return parseInt(hex.slice(at, at + 2), 16);
+    });
+    var darker = rgb.map(function (c) {
+      return Math.round(c * 0.8);
+    });
+    // Text on the merchant's colour must stay readable, whatever colour they chose.
+    var luminance = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+    // CSSOM custom properties, not a style attribute: allowed by the page's strict CSP.
+    var root = document.documentElement.style;
+    root.setProperty("--brand", hex);
+    root.setProperty("--brand-dark", "rgb(" + darker.join(", ") + ")");
+    root.setProperty("--brand-ink", luminance > 0.6 ? "#15202b" : "#ffffff");
+  }
+
+  function applyHints() {
+    if (!hints) return;
+    if (hints.get("color")) applyTheme(hints.get("color"));
+    if (hints.get("method") === "card" || hints.get("method") === "upi") {
+      method = hints.get("method");
+    }
+    // Only fields this page has; the customer can still change them.
+    if (hints.get("vpa")) field("vpa-input").value = hints.get("vpa").slice(0, 255);
+    if (hints.get("name")) {
+      field("cardholder-name-input").value = hints.get("name").slice(0, 255);
+    }
+  }
+
   function wire() {
     if (embedded) document.documentElement.classList.add("embedded");
     var methodButtons = document.querySelectorAll("[data-method]");
@@ -442,5 +484,6 @@
   }
 
   wire();
+  applyHints();
   loadOrder();
 })();

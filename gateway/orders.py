@@ -114,7 +114,7 @@ _CHECKOUT_ORDER = (
 KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def _checkout_params(order_id: str, key: str | None) -> dict[str, Any]:
+def checkout_params(order_id: str, key: str | None) -> dict[str, Any]:
     if key is not None and KEY_SHAPE.fullmatch(key) is None:
         raise errors.NotFound(NOT_FOUND)  # no key has that shape
     return {"id": ids.require("order", order_id, NOT_FOUND), "key": key}
@@ -127,7 +127,7 @@ async def get_public(conn: db.Conn, order_id: str, key: str | None = None) -> Or
         conn,
         Order,
         f"SELECT {db.columns(Order, 'o')} {_CHECKOUT_ORDER}",
-        _checkout_params(order_id, key),
+        checkout_params(order_id, key),
         missing=NOT_FOUND,
     )
 
@@ -136,7 +136,7 @@ async def checkout_origins(conn: db.Conn, order_id: str, key: str | None) -> lis
     """The origins the order's merchant lets embed its checkout ([] = none configured), or None
     when the checkout could not show this order at all (see get_public)."""
     try:
-        params = _checkout_params(order_id, key)
+        params = checkout_params(order_id, key)
     except errors.NotFound:
         return None
     row = await db.fetch_one(conn, f"SELECT m.checkout_origins {_CHECKOUT_ORDER}", params)

@@ -4,6 +4,7 @@ outcome on the job table's clock, capture it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,6 @@ from gateway import (
     bank,
     db,
     errors,
-    events,
     ids,
     instruments,
     orders,
@@ -109,59 +109,130 @@ async def create(
     merchant is the order's (an active one's, and the owner of `key` when the page names one)."""
     if not request.order_id:
         raise errors.BadRequest("order_id is required")
-    if merchant_id is None:
-        order = await orders.get_public(conn, request.order_id, key)
-    else:
-        order = await orders.get(conn, merchant_id, request.order_id)
-    instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
-    if order.status == "paid":
-        raise errors.BadRequest("Order already paid")
-    # Pipeline mode: BEGIN travels with the INSERT instead of costing a round trip of its own.
-    async with conn.pipeline(), conn.transaction():
-        return await insert(conn, order, instrument, config)
+    order_id = ids.require("order", request.order_id, orders.NOT_FOUND)
+    params = orders.checkout_params(order_id, key) if merchant_id is None else {}
+    try:
+        instrument = instruments.validate(request, dt.datetime.now(dt.UTC).date())
+    except errors.GatewayError:
+        # The contract's order puts an unknown order (404) before a bad method or card (400);
+        # the order is looked up by the insert itself, so only a refusal pays for a lookup.
+        if merchant_id is None:
+            await orders.get_public(conn, order_id, key)
+        else:
+            await orders.get(conn, merchant_id, order_id)
+        raise
+    return await insert(conn, merchant_id, order_id, instrument, config, key=params.get("key"))
+
+
+def _outbox(hooked: str) -> str:
+    """CTEs `e`, `l` and `deliver`, which follow a statement's CTEs `p` (the payment, at most
+    one row) and `ev` (its events: n, id, type): the events with their bodies (rendered by
+    db/migrations/0010), a delivery log per event when `hooked` (SQL) is true, and one delivery
+    job for those logs, in emission order — events.emit_many's outbox, in SQL."""
+    return f"""
+e AS (
+    INSERT INTO events (id, merchant_id, type, resource_id, payload)
+    SELECT ev.id, p.merchant_id, ev.type, p.id,
+        gateway_payment_event(ev.type, %(ts)s, ROW(p.*)::payments)
+    FROM p, ev ORDER BY ev.n
+    RETURNING id, merchant_id, type, resource_id, payload
+), l AS (
+    INSERT INTO webhook_logs (id, merchant_id, event_id, event, resource_id, payload)
+    SELECT gen_random_uuid(), e.merchant_id, e.id, e.type, e.resource_id, e.payload
+    FROM e JOIN ev ON ev.id = e.id
+    WHERE {hooked}
+    ORDER BY ev.n
+    RETURNING id, event_id
+), deliver AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args)
+    SELECT %(deliver_queue)s, %(deliver_task)s,
+        jsonb_build_object('log_ids', array_agg(l.id::text ORDER BY ev.n))
+    FROM l JOIN ev ON ev.id = l.event_id
+    HAVING count(*) > 0
+)"""
+
+
+_OUTBOX_PARAMS = {
+    "deliver_queue": jobs_queue.QUEUES[jobs_queue.TASK_DELIVER_WEBHOOK],
+    "deliver_task": jobs_queue.TASK_DELIVER_WEBHOOK,
+}
+_RETURNED = ", ".join("p." + name for name in COLUMNS.split(", "))
+
+
+def _insert_statement(order_condition: str) -> str:
+    """One statement, so one round trip and its own transaction: find the order → insert the
+    payment unless the order is paid → payment.created and payment.pending with their delivery
+    logs and job (_outbox) → the processing job at created_at + delay. Data-modifying CTEs
+    always run to completion: all of it commits or none does. The job rows are the ones
+    procrastinate's own defer function inserts."""
+    return f"""
+WITH o AS (
+    SELECT o.id, o.merchant_id, o.amount, o.currency, o.status, m.webhook_url IS NOT NULL AS hooked
+    FROM orders o JOIN merchants m ON m.id = o.merchant_id
+    WHERE o.id = %(order_id)s AND {order_condition}
+), p AS (
+    INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa, card_network,
+        card_last4)
+    SELECT %(id)s, o.id, o.merchant_id, o.amount, o.currency, %(method)s, %(vpa)s, %(network)s,
+        %(last4)s
+    FROM o WHERE o.status <> 'paid'
+    RETURNING *
+), ev (n, id, type) AS (
+    VALUES (1, %(e1)s, 'payment.created'), (2, %(e2)s, 'payment.pending')
+), {_outbox("(SELECT hooked FROM o)")}, process AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
+    SELECT %(queue)s, %(task)s, jsonb_build_object('payment_id', p.id), p.created_at + %(delay)s
+    FROM p
+)
+SELECT o.status AS order_status, {_RETURNED}
+FROM o LEFT JOIN p ON true
+"""
+
+
+_INSERT = _insert_statement("o.merchant_id = %(m)s")
+# The public checkout path: any active merchant's order, or the one whose key the page names.
+_INSERT_PUBLIC = _insert_statement("m.is_active AND (%(key)s::text IS NULL OR m.api_key = %(key)s)")
 
 
 async def insert(
     conn: db.Conn,
-    order: orders.Order,
+    merchant_id: uuid.UUID | None,
+    order_id: str,
     instrument: instruments.Instrument,
     config: settings.Settings,
+    *,
+    key: str | None = None,
 ) -> Payment:
-    """Payment row, payment.created + payment.pending, and the processing job: call inside
-    the caller's transaction so that all of them exist or none does."""
+    """Record a validated payment with its events, delivery logs and jobs (`merchant_id=None`:
+    the public path, see create). Inside a caller's transaction it is part of that transaction;
+    alone, it is one."""
     card = instrument.card
-    payment = await db.returning(
+    row = await db.fetch_one(
         conn,
-        Payment,
-        "INSERT INTO payments (id, order_id, merchant_id, amount, currency, method, vpa,"
-        " card_network, card_last4) VALUES (%(id)s, %(order_id)s, %(m)s, %(amount)s,"
-        f" %(currency)s, %(method)s, %(vpa)s, %(network)s, %(last4)s) RETURNING {COLUMNS}",
+        _INSERT if merchant_id is not None else _INSERT_PUBLIC,
         {
+            "order_id": order_id,
+            "m": merchant_id,
+            "key": key,
             "id": ids.payment(),
-            "order_id": order.id,
-            "m": order.merchant_id,
-            "amount": order.amount,
-            "currency": order.currency,
             "method": instrument.method,
             "vpa": instrument.vpa,
             "network": card.network if card else None,
             "last4": card.last4 if card else None,
+            "ts": int(time.time()),
+            "e1": ids.event(),
+            "e2": ids.event(),
+            "queue": jobs_queue.QUEUES[jobs_queue.TASK_PROCESS_PAYMENT],
+            "task": jobs_queue.TASK_PROCESS_PAYMENT,
+            "delay": bank.payment_delay(config),
+            **_OUTBOX_PARAMS,
         },
     )
-    data = {"payment": payment.out()}
-    await events.emit_many(
-        conn,
-        payment.merchant_id,
-        payment.id,
-        [("payment.created", data), ("payment.pending", data)],
-    )
-    await jobs_queue.defer(
-        conn,
-        jobs_queue.TASK_PROCESS_PAYMENT,
-        schedule_at=payment.created_at + bank.payment_delay(config),
-        payment_id=payment.id,
-    )
-    return payment
+    if row is None:
+        raise errors.NotFound(orders.NOT_FOUND)
+    if row["id"] is None:
+        raise errors.BadRequest("Order already paid")
+    return db.load(Payment, row)
 
 
 async def get(conn: db.Conn, merchant_id: uuid.UUID, payment_id: str) -> Payment:
@@ -265,57 +336,67 @@ async def capture(
     return captured
 
 
+# Processing in one statement: lock the payment if still pending, then its order (a success
+# for an order another attempt already paid becomes a failure: never charge an order twice),
+# record the outcome, mark the order paid, and payment.success / payment.failed through the
+# outbox. In READ COMMITTED a row lock that had to wait returns the row's latest version, so a
+# concurrent run of this job finds the payment no longer pending and changes nothing.
+_PROCESS = f"""
+WITH current AS (
+    SELECT id, order_id, method FROM payments
+    WHERE id = %(id)s AND status = 'pending' FOR UPDATE
+), o AS (
+    SELECT orders.status FROM orders JOIN current ON orders.id = current.order_id
+    FOR UPDATE OF orders
+), outcome AS (
+    SELECT current.id, CASE
+        WHEN NOT (CASE current.method WHEN 'upi' THEN %(upi)s ELSE %(card)s END) THEN 'declined'
+        WHEN (SELECT status FROM o) = 'paid' THEN 'paid'
+        ELSE 'success' END AS result
+    FROM current
+), p AS (
+    UPDATE payments SET
+        status = CASE outcome.result WHEN 'success' THEN 'success' ELSE 'failed' END,
+        error_code = CASE outcome.result WHEN 'success' THEN NULL ELSE %(failed_code)s END,
+        error_description = CASE outcome.result WHEN 'declined' THEN %(declined)s
+            WHEN 'paid' THEN %(already_paid)s END,
+        updated_at = now()
+    FROM outcome WHERE payments.id = outcome.id AND payments.status = 'pending'
+    RETURNING payments.*
+), paid AS (
+    UPDATE orders SET status = 'paid', updated_at = now() FROM p
+    WHERE orders.id = p.order_id AND p.status = 'success' AND orders.status = 'created'
+), ev (n, id, type) AS (
+    SELECT 1, %(e1)s, CASE p.status WHEN 'success' THEN 'payment.success'
+        ELSE 'payment.failed' END FROM p
+), {
+    _outbox(
+        "EXISTS (SELECT 1 FROM merchants m, p WHERE m.id = p.merchant_id"
+        " AND m.webhook_url IS NOT NULL)"
+    )
+}
+SELECT {_RETURNED} FROM p
+"""
+
+
 async def process(conn: db.Conn, payment_id: str, config: settings.Settings) -> Payment | None:
-    """Move a pending payment to its outcome. Safe to run twice: a payment that is no longer
-    pending is left alone and nothing is emitted."""
-    async with conn.transaction():
-        current = await db.one(
-            conn,
-            Payment,
-            f"SELECT {COLUMNS} FROM payments WHERE id = %(id)s FOR UPDATE",
-            {"id": payment_id},
-        )
-        if current is None or current.status != "pending":
-            return None
-        order_row = await db.fetch_one(
-            conn,
-            "SELECT status FROM orders WHERE id = %(id)s FOR UPDATE",
-            {"id": current.order_id},
-        )
-        succeeded = bank.approves(current.method, config)
-        error_code = error_description = None
-        if not succeeded:
-            error_code, error_description = bank.DECLINED
-        elif order_row is not None and order_row["status"] == "paid":
-            # Another attempt on this order already succeeded: never charge an order twice.
-            succeeded = False
-            error_code, error_description = "PAYMENT_FAILED", "Order already paid"
-        payment = await db.one(
-            conn,
-            Payment,
-            "UPDATE payments SET status = %(status)s, error_code = %(code)s,"
-            " error_description = %(desc)s, updated_at = now()"
-            f" WHERE id = %(id)s AND status = 'pending' RETURNING {COLUMNS}",
-            {
-                "id": payment_id,
-                "status": "success" if succeeded else "failed",
-                "code": error_code,
-                "desc": error_description,
-            },
-        )
-        if payment is None:
-            return None
-        if succeeded:
-            await conn.execute(
-                "UPDATE orders SET status = 'paid', updated_at = now()"
-                " WHERE id = %(id)s AND status = 'created'",
-                {"id": payment.order_id},
-            )
-        await events.emit(
-            conn,
-            payment.merchant_id,
-            "payment.success" if succeeded else "payment.failed",
-            payment.id,
-            {"payment": payment.out()},
-        )
-        return payment
+    """Move a pending payment to its outcome, in one statement (_PROCESS). Safe to run twice: a
+    payment that is no longer pending is left alone and nothing is emitted."""
+    return await db.one(
+        conn,
+        Payment,
+        _PROCESS,
+        {
+            "id": payment_id,
+            # The bank answers before the payment is read: one draw per method, used by its
+            # method only, keeps it to one round trip.
+            "upi": bank.approves("upi", config),
+            "card": bank.approves("card", config),
+            "failed_code": bank.DECLINED[0],
+            "declined": bank.DECLINED[1],
+            "already_paid": "Order already paid",
+            "e1": ids.event(),
+            "ts": int(time.time()),
+            **_OUTBOX_PARAMS,
+        },
+    )

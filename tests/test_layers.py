@@ -134,6 +134,7 @@ def test_every_top_level_module_has_a_layer() -> None:
         "gateway.instruments",
         "gateway.bank",
         "gateway.jobstatus",
+        "gateway.checkout_signature",
     }
     packages = {"gateway.api", "gateway.dashboard", "gateway.checkout", "gateway.jobs"}
     packages.add("gateway.webhooks")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import db, instruments, orders, payments, settings
+from gateway import db, instruments, payments, settings
 from tests import processes, tools
 from tests.conftest import DATABASE_URL, assert_error
 from tests.helpers import VISA, card_body, new_order, new_payment, wait_until
@@ -58,12 +58,11 @@ async def test_a_transaction_failing_after_the_insert_leaves_nothing(
     config: settings.Settings,
 ) -> None:
     order_id = await new_order(client, auth)
-    order = await orders.get(conn, merchant.id, order_id)
     instrument = instruments.Instrument("upi", vpa="a@bank")
     created: list[payments.Payment] = []
     with pytest.raises(RuntimeError, match="boom"):
         async with conn.transaction():
-            created.append(await payments.insert(conn, order, instrument, config))
+            created.append(await payments.insert(conn, merchant.id, order_id, instrument, config))
             raise RuntimeError("boom")
     pid = created[0].id
     assert await db.fetch_one(conn, "SELECT 1 FROM payments WHERE id = %(id)s", {"id": pid}) is None
@@ -113,7 +112,7 @@ async def test_concurrent_processing_emits_one_outcome(
                     c,
                     "SELECT count(*) AS n FROM pg_stat_activity"
                     " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    " AND query LIKE '%%FROM payments WHERE id = %%FOR UPDATE'",
+                    " AND query LIKE '%%FROM payments%%FOR UPDATE%%'",
                 )
                 return row is not None and row["n"] == 5
 
@@ -121,6 +120,40 @@ async def test_concurrent_processing_emits_one_outcome(
         results = await asyncio.gather(*runs)
         assert sum(r is not None for r in results) == 1
         assert (await _events(c, p["id"])).count("payment.success") == 1
+
+
+async def test_attempts_on_one_order_processed_at_once_charge_it_once(
+    client: httpx.AsyncClient, auth: dict[str, str], database: str, config: settings.Settings
+) -> None:
+    """Several pending attempts on one order, all approved by the bank and processed at the
+    same moment on separate connections: the order's row lock lets exactly one succeed."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    order_id = await new_order(client, auth)
+    body = {"order_id": order_id, "method": "upi", "vpa": "a@bank"}
+    attempts = [
+        (await client.post("/api/v1/payments", json=body, headers=auth)).json()["id"]
+        for _ in range(6)
+    ]
+    connections = [
+        await psycopg.AsyncConnection.connect(database, autocommit=True, row_factory=dict_row)
+        for _ in attempts
+    ]
+    try:
+        results = await asyncio.gather(
+            *(
+                payments.process(c, pid, config)
+                for c, pid in zip(connections, attempts, strict=True)
+            )
+        )
+    finally:
+        for c in connections:
+            await c.close()
+    outcomes = sorted((r.status, r.error_description) for r in results if r is not None)
+    assert outcomes == [("failed", "Order already paid")] * 5 + [("success", None)]
+    order = (await client.get(f"/api/v1/orders/{order_id}", headers=auth)).json()
+    assert order["status"] == "paid"
 
 
 async def test_declined_payment_stores_payment_failed(

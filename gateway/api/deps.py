@@ -16,9 +16,6 @@ from gateway.api import middleware
 
 Conn = deps.Conn
 Config = deps.Config
-pool = deps.pool
-config = deps.config
-redis = deps.redis
 
 
 def json_bytes(data: Any) -> bytes:
@@ -134,7 +131,7 @@ async def creation(
                 await request.body(),
             ),
         )
-    return Creation(conn, redis(request), attempt, config.idempotency_lease_seconds)
+    return Creation(conn, deps.redis_of(request), attempt, config.idempotency_lease_seconds)
 
 
 Create = Annotated[Creation, Depends(creation)]

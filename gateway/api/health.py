@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from gateway import cache, jobstatus, serialize
-from gateway.api import deps
+from gateway import cache, deps, jobstatus, serialize
+from gateway.api import deps as api_deps
 
 router = APIRouter(tags=["health"])
 
@@ -31,12 +31,12 @@ class HealthOut(BaseModel):
 )
 async def health(request: Request) -> Response:
     now = serialize.timestamp(datetime.now(UTC))
-    redis_ok = await cache.ping(deps.redis(request))
+    redis_ok = await cache.ping(deps.redis_of(request))
     try:
-        async with deps.pool(request).connection(timeout=2) as conn:
-            worker = await jobstatus.worker_status(conn, deps.config(request))
+        async with deps.pool_of(request).connection(timeout=2) as conn:
+            worker = await jobstatus.worker_status(conn, deps.config_of(request))
     except (psycopg.Error, psycopg_pool.PoolTimeout):
-        return deps.json_response(
+        return api_deps.json_response(
             503,
             {
                 "status": "unhealthy",
@@ -46,7 +46,7 @@ async def health(request: Request) -> Response:
                 "timestamp": now,
             },
         )
-    return deps.json_response(
+    return api_deps.json_response(
         200,
         {
             "status": "healthy",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from gateway import instruments, payments
+from gateway import checkout_signature, instruments, payments
 from gateway.api import deps, pages
 from gateway.api import orders as orders_api
 
@@ -148,6 +148,18 @@ class PaymentPublicOut(BaseModel):
     error_description: str | None
     created_at: str
     updated_at: str
+    # Present only when it applies, so the contract's view of a keyless or unfinished payment
+    # stays exactly as it was.
+    razorpay_signature: str | None = Field(
+        None,
+        pattern="^[0-9a-f]{64}$",
+        description=(
+            "Only once the payment has succeeded and only when `key` is the owning merchant's:"
+            " hex HMAC-SHA256 of `order_id|payment_id` keyed with the merchant's API secret, as"
+            " Razorpay's checkout hands it to `handler` (verify it with the official SDKs'"
+            " `verify_payment_signature`). The hosted page passes it to checkout.js."
+        ),
+    )
 
 
 # The publishable key the checkout was opened with (the SDK's `key`): binds the request to that
@@ -242,9 +254,17 @@ async def get_payment(payment_id: str, conn: deps.Conn, merchant: deps.Merchant)
 
 
 @router.get("/{payment_id}/public", response_model=PaymentPublicOut)
-async def get_payment_public(payment_id: str, conn: deps.Conn, key: CheckoutKey = None) -> Response:
+async def get_payment_public(
+    payment_id: str, conn: deps.Conn, config: deps.Config, key: CheckoutKey = None
+) -> Response:
     payment = await payments.get_public(conn, payment_id, key or None)
-    return deps.json_response(200, payment.public())
+    view = payment.public()
+    # Where the hosted page learns the outcome is where it learns the signature: computed here
+    # with the merchant's secret, carried by the browser to the merchant's `handler`.
+    signature = await checkout_signature.for_checkout(conn, config, payment, key or None)
+    if signature is not None:
+        view["razorpay_signature"] = signature
+    return deps.json_response(200, view)
 
 
 @router.post("/{payment_id}/capture", response_model=PaymentOut)

@@ -111,7 +111,7 @@ async def _origins(request: Request, order_id: str, key: str | None) -> list[str
     except errors.NotFound:
         return None  # an id that cannot exist costs no connection
     try:
-        async with deps.pool(request).connection() as conn:
+        async with deps.pool_of(request).connection() as conn:
             return await orders.checkout_origins(conn, order_id, key)
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
         # The page still renders (and reports the outage when it calls the API); embedding

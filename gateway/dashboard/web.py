@@ -87,7 +87,6 @@ templates.env.globals["local_time"] = local_time
 
 
 # Every app keeps its pool and settings on app.state; the shared dependencies read them.
-pool = deps.pool
 connection = deps.connection
 Conn = deps.Conn
 config = deps.config

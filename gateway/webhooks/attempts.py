@@ -259,6 +259,28 @@ async def send(http: httpx.AsyncClient, claim_: Claim, *, allow_private: bool) -
     return Outcome(ok, response.status_code, body)
 
 
+# The attempt's result and, while the log stays pending, the job of the next attempt at
+# next_retry_at: one statement, so one round trip and one transaction. No row back: a manual
+# retry superseded this attempt (the guard on generation and attempts).
+_RECORD = """
+WITH r AS (
+    UPDATE webhook_logs SET attempts = %(n)s, status = %(status)s, last_attempt_at = now(),
+        response_code = %(code)s, response_body = %(body)s,
+        next_retry_at = CASE WHEN %(delay)s::int IS NULL THEN NULL
+            ELSE now() + make_interval(secs => %(delay)s) END,
+        delivering_until = NULL, updated_at = now()
+    WHERE id = %(id)s AND generation = %(g)s AND attempts = %(a)s
+    RETURNING id, status, next_retry_at
+), next_attempt AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at)
+    SELECT %(queue)s, %(task)s, jsonb_build_object('log_id', r.id::text, 'generation', %(g)s,
+        'attempt', %(n)s), r.next_retry_at
+    FROM r WHERE r.status = 'pending'
+)
+SELECT next_retry_at FROM r
+"""
+
+
 async def record(
     conn: db.Conn, claim_: Claim, outcome: Outcome, config: settings.Settings
 ) -> str | None:
@@ -272,43 +294,30 @@ async def record(
     else:
         status, delay = "pending", schedule(config)[attempts]
     body = outcome.body[: deliveries.RESPONSE_BODY_CHARS] if outcome.body else None
-    async with conn.transaction():
-        row = await db.fetch_one(
-            conn,
-            "UPDATE webhook_logs SET attempts = %(n)s, status = %(status)s,"
-            " last_attempt_at = now(), response_code = %(code)s, response_body = %(body)s,"
-            " next_retry_at = CASE WHEN %(delay)s::int IS NULL THEN NULL"
-            "   ELSE now() + make_interval(secs => %(delay)s) END,"
-            " delivering_until = NULL, updated_at = now()"
-            " WHERE id = %(id)s AND generation = %(g)s AND attempts = %(a)s"
-            " RETURNING next_retry_at",
-            {
-                "id": claim_.log_id,
-                "g": claim_.generation,
-                "a": claim_.attempt,
-                "n": attempts,
-                "status": status,
-                "code": outcome.status_code,
-                "body": body,
-                "delay": delay,
-            },
+    row = await db.fetch_one(
+        conn,
+        _RECORD,
+        {
+            "id": claim_.log_id,
+            "g": claim_.generation,
+            "a": claim_.attempt,
+            "n": attempts,
+            "status": status,
+            "code": outcome.status_code,
+            "body": body,
+            "delay": delay,
+            "queue": jobs_queue.QUEUES[jobs_queue.TASK_DELIVER_WEBHOOK],
+            "task": jobs_queue.TASK_DELIVER_WEBHOOK,
+        },
+    )
+    if row is None:
+        # A manual retry bumped the generation meanwhile: give up this attempt's lease only.
+        await conn.execute(
+            "UPDATE webhook_logs SET delivering_until = NULL"
+            " WHERE id = %(id)s AND delivering_until = %(lease)s",
+            {"id": claim_.log_id, "lease": claim_.lease},
         )
-        if row is None:
-            await conn.execute(
-                "UPDATE webhook_logs SET delivering_until = NULL"
-                " WHERE id = %(id)s AND delivering_until = %(lease)s",
-                {"id": claim_.log_id, "lease": claim_.lease},
-            )
-            return None
-        if status == "pending":
-            await jobs_queue.defer(
-                conn,
-                jobs_queue.TASK_DELIVER_WEBHOOK,
-                schedule_at=row["next_retry_at"],
-                log_id=str(claim_.log_id),
-                generation=claim_.generation,
-                attempt=attempts,
-            )
+        return None
     return status
 
 

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ class Stack:
     api: str
     checkout: str
     merchant: str
-    database_url: str
+    # The processes' environment beyond the run's (e.g. their own DATABASE_URL).
+    env: dict[str, str] = field(default_factory=dict)
 
     def new_order(self, amount: int = 50000, auth: dict[str, str] = SEEDED_AUTH) -> str:
         r = httpx.post(
@@ -64,7 +65,7 @@ class Stack:
         out = subprocess.run(
             [*command, "--name", f"UI {suffix}", "--email", f"ui{suffix}@example.com"],
             cwd=processes.ROOT,
-            env=processes._env({"DATABASE_URL": self.database_url}),
+            env=processes._env(self.env),
             capture_output=True,
             text=True,
             check=True,
@@ -164,26 +165,48 @@ def _merchant_site(directory: Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
-def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The servers and a worker on a database of their own (a template copy): the worker runs
-    the browser tests' jobs, not the backlog that the other tests left in the session's."""
+@contextlib.contextmanager
+def _running_stack(site: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """API, checkout app and worker processes, and a merchant page (in `site`) that loads
+    checkout.js from that checkout app."""
     checkout_port = processes.free_port()
     checkout_url = f"http://127.0.0.1:{checkout_port}"
-    with conftest.template_copy() as database_url, contextlib.ExitStack() as started:
-        env = {
-            "DATABASE_URL": database_url,
-            "GATEWAY_CHECKOUT_URL": checkout_url,
-            "TEST_PROCESSING_DELAY": "1000",
-        }
-        api = started.enter_context(processes.api_server(env))
+    env = {
+        "GATEWAY_CHECKOUT_URL": checkout_url,
+        "TEST_PROCESSING_DELAY": "1000",
+        **(extra_env or {}),
+    }
+    with processes.api_server(env) as api:
         env["GATEWAY_PUBLIC_API_URL"] = api
-        site = tmp_path_factory.mktemp("merchant")
         (site / "shop.html").write_text(MERCHANT_PAGE.format(checkout=checkout_url))
-        checkout = started.enter_context(_checkout_server(checkout_port, env))
-        started.enter_context(processes.worker(env))
-        merchant = started.enter_context(_merchant_site(site))
-        yield Stack(api=api, checkout=checkout, merchant=merchant, database_url=database_url)
+        with (
+            _checkout_server(checkout_port, env) as checkout,
+            processes.worker(env),
+            _merchant_site(site) as merchant,
+        ):
+            yield Stack(api=api, checkout=checkout, merchant=merchant, env=extra_env or {})
+
+
+@pytest.fixture(scope="session")
+def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """On a database of its own (a template copy): its worker runs the browser tests' jobs, not
+    the backlog that the other tests left in the session's."""
+    with (
+        conftest.template_copy() as url,
+        _running_stack(tmp_path_factory.mktemp("merchant"), {"DATABASE_URL": url}) as running,
+    ):
+        yield running
+
+
+@pytest.fixture(scope="module")
+def declining_stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A second stack whose bank declines every payment (TEST_PAYMENT_SUCCESS=false), on a
+    database of its own: a worker sharing the session's job queue would take the session's
+    payments too, and which worker runs a job is a race."""
+    with conftest.template_copy() as url:
+        env = {"DATABASE_URL": url, "TEST_PAYMENT_SUCCESS": "false"}
+        with _running_stack(tmp_path_factory.mktemp("declining-merchant"), env) as running:
+            yield running
 
 
 # Module scope, not session: while sync Playwright runs, its event loop counts as running in
