@@ -1,14 +1,13 @@
-"""The bench's throwaway databases, the processes it starts, and how it prints tables."""
+"""The bench's throwaway databases, the processes it starts, and how it prints tables. Starting,
+waiting for and stopping processes is shared with the tests (tests/processes.py, which imports
+no pytest)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,7 +15,10 @@ import httpx
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import processes
+from tests.processes import ROOT as ROOT
+from tests.processes import free_port as free_port
+
 SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 MERCHANT_ID = "550e8400-e29b-41d4-a716-446655440000"
 API_KEY = "key_test_abc123"
@@ -82,13 +84,6 @@ def seed_orders(db_url: str, count: int, prefix: str, amount: int = 50000) -> li
     return [f"order_{prefix}{n:0{width}d}" for n in range(1, count + 1)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def gateway_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -106,13 +101,7 @@ def gateway_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, s
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    processes.stop(process, signal.SIGTERM, timeout=20)
 
 
 def children(pid: int) -> list[int]:
@@ -163,17 +152,9 @@ def _cmdline(pid: int) -> str:
 @contextlib.contextmanager
 def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> Iterator[Api]:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "gateway.api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
+    argv = processes.uvicorn_argv(
+        processes.API_FACTORY,
+        port,
         "--log-level",
         "warning",
         "--workers",
@@ -182,7 +163,7 @@ def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> I
         "uvloop",
         "--http",
         "httptools",
-    ]
+    )
     # Default log level (INFO): the access log is part of the hot path being measured.
     process = subprocess.Popen(
         argv,
@@ -193,16 +174,7 @@ def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> I
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("API server did not start")
-            time.sleep(0.1)
+        processes.wait_http(base + "/health", process, timeout=30, ok=(200, 503))
         # Every worker process answers /health once before the measured load starts.
         for _ in range(8 * workers):
             httpx.get(base + "/health", timeout=2)
@@ -213,7 +185,7 @@ def api(db_url: str, workers: int = 1, extra: dict[str, str] | None = None) -> I
 
 @contextlib.contextmanager
 def worker(db_url: str, extra: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    argv = [sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker"]
+    argv = processes.WORKER_ARGV
     process = subprocess.Popen(
         argv, cwd=ROOT, env=gateway_env(db_url, extra), stderr=subprocess.DEVNULL
     )

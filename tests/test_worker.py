@@ -5,10 +5,8 @@ left in `doing` by a SIGKILLed worker is re-queued by the maintenance task and c
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,11 +15,11 @@ import httpx
 import pytest
 
 from gateway import db, queue, settings
-from tests.helpers import app_client
+from tests import processes
+from tests.helpers import app_client, wait_until
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 # Small timings so the test sees "stopped" and stalled jobs within seconds, not the 15 s default.
@@ -42,19 +40,13 @@ class Workers:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"worker-{len(self.started)}.log").open("wb")
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "procrastinate", "--app=gateway.queue.app", "worker",
+        with (self.log_dir / f"worker-{len(self.started)}.log").open("wb") as log:
+            process = processes.spawn_worker(
+                WORKER_ENV,
                 # Only our queues: jobs other tests left behind are not this test's business.
-                "--queues=tests,maintenance",
-            ],
-            env={**os.environ, **WORKER_ENV},
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        log.close()
+                args=["--queues=tests,maintenance"],
+                output=log,
+            )
         self.started.append(process)
         return process
 
@@ -92,14 +84,18 @@ async def eventually(
     workers: Workers,
     timeout: float = 15,
 ) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if ok(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"condition not met in {timeout}s; last value {value!r}\n{workers.logs()}")
-        await asyncio.sleep(0.2)
+    """helpers.wait_until for `ok(probe())`, failing with the workers' logs."""
+    last: list[T] = []
+
+    async def met() -> bool:
+        last[:] = [await probe()]
+        return ok(last[0])
+
+    try:
+        await wait_until(met, timeout)
+    except AssertionError:
+        pytest.fail(f"condition not met in {timeout}s; last value {last!r}\n{workers.logs()}")
+    return last[0]
 
 
 async def _status(client: httpx.AsyncClient) -> dict[str, Any]:
