@@ -132,24 +132,17 @@ async def conn(database_url: str) -> AsyncIterator[db.Conn]:
 async def merchant(conn: db.Conn, config: settings.Settings) -> merchants.NewMerchant:
     """A fresh merchant per test: tests never see each other's rows. Its secrets in clear are
     on the object (`api_secret`, `webhook_secret`), as `merchants.create` returns them once."""
-    suffix = os.urandom(6).hex()
-    return await merchants.create(
-        conn, name=f"M {suffix}", email=f"m{suffix}@example.com", config=config
-    )
+    return await helpers.new_merchant(conn, name="M", config=config)
 
 
 @pytest.fixture
 def auth(merchant: merchants.NewMerchant) -> dict[str, str]:
-    return {"X-Api-Key": merchant.api_key, "X-Api-Secret": merchant.api_secret}
+    return helpers.auth_of(merchant)
 
 
 @pytest.fixture
 async def other_auth(conn: db.Conn, config: settings.Settings) -> dict[str, str]:
-    suffix = os.urandom(6).hex()
-    other = await merchants.create(
-        conn, name="Other", email=f"o{suffix}@example.com", config=config
-    )
-    return {"X-Api-Key": other.api_key, "X-Api-Secret": other.api_secret}
+    return helpers.auth_of(await helpers.new_merchant(conn, name="Other", config=config))
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 
-from gateway import db, payments, settings
+from gateway import db, merchants, payments, settings
 from gateway.api import app as app_module
 
 T = TypeVar("T")
@@ -19,6 +20,34 @@ VISA = "4111111111111111"
 MASTERCARD = "5555555555554444"
 AMEX = "378282246310005"
 RUPAY = "6080000000000000"
+
+
+async def new_merchant(
+    conn: db.Conn,
+    *,
+    name: str = "Shop",
+    password: str | None = None,
+    webhook_url: str | None = None,
+    config: settings.Settings | None = None,
+) -> merchants.NewMerchant:
+    """A fresh merchant (a unique email), made the supported way; its secrets in clear are on
+    the object (`api_secret`, `webhook_secret`), as `merchants.create` returns them once."""
+    suffix = os.urandom(6).hex()
+    made = await merchants.create(
+        conn,
+        name=f"{name} {suffix}",
+        email=f"m{suffix}@example.com",
+        password=password,
+        config=config or settings.get(),
+    )
+    if webhook_url is not None:
+        await merchants.set_webhook_url(conn, made.id, webhook_url)
+    return made
+
+
+def auth_of(merchant: merchants.NewMerchant) -> dict[str, str]:
+    """The API headers of a merchant made by `new_merchant`."""
+    return {"X-Api-Key": merchant.api_key, "X-Api-Secret": merchant.api_secret}
 
 
 def card_body(order_id: str, number: str = VISA, **card: Any) -> dict[str, Any]:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import httpx
 import pytest
 
 from gateway import db, errors, events, merchants, payments, settings
-from tests.helpers import new_payment
+from tests.helpers import new_merchant, new_payment
 
 PASSWORD = "s3cret-pass"
 
 
 async def _with_password(conn: db.Conn) -> merchants.Merchant:
-    suffix = os.urandom(6).hex()
-    return await merchants.create(
-        conn,
-        name="Login",
-        email=f"Login{suffix}@Example.com",
-        password=PASSWORD,
-        config=settings.get(),
-    )
+    return await new_merchant(conn, name="Login", password=PASSWORD)
 
 
 @pytest.mark.parametrize("demo_mode", [True, False])

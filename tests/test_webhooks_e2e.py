@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,32 +14,18 @@ import httpx
 import pytest
 import standardwebhooks
 
-from gateway import db, events, merchants, settings
+from gateway import db, events, merchants
 from gateway.webhooks import verify
 from tests import processes
-from tests.helpers import new_payment, wait_until
+from tests.helpers import auth_of, new_merchant, new_payment, wait_until
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
 
-async def _merchant(conn: db.Conn, url: str | None) -> tuple[merchants.NewMerchant, dict[str, str]]:
-    suffix = os.urandom(6).hex()
-    m = await merchants.create(
-        conn, name="Hooks", email=f"h{suffix}@example.com", config=settings.get()
-    )
-    if url:
-        await merchants.set_webhook_url(conn, m.id, url)
-    return m, {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
-
-
-async def _wait(predicate: Any, timeout: float, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(step)
-    return False
+async def _merchant(conn: db.Conn, url: str) -> tuple[merchants.NewMerchant, dict[str, str]]:
+    m = await new_merchant(conn, name="Hooks", webhook_url=url)
+    return m, auth_of(m)
 
 
 async def _log(client: httpx.AsyncClient, auth: dict[str, str], **filters: str) -> dict[str, Any]:
@@ -62,7 +46,7 @@ async def test_payment_events_arrive_in_order_with_valid_signatures(
         async def three() -> bool:
             return len(receiver.on("/ok")) >= 3
 
-        assert await _wait(three, 20)
+        await wait_until(three, 20)
     got = [r for r in receiver.on("/ok") if json.loads(r.body)["data"]["payment"]["id"] == p["id"]]
     assert [json.loads(r.body)["event"] for r in got] == [
         "payment.created",
@@ -126,7 +110,7 @@ async def test_retry_schedule_and_failure_modes(client: httpx.AsyncClient, conn:
             fail = await _log(client, auths["/fail"])
             return bool(fail) and fail["status"] == "failed"
 
-        assert await _wait(all_settled, 75, step=1)
+        await wait_until(all_settled, 75, step=1)
         logs = {name: await _log(client, auth) for name, auth in auths.items()}
 
     fail2 = logs["/fail2"]
@@ -188,11 +172,11 @@ async def test_manual_retry_redelivers_with_the_same_webhook_id_and_rotation_sig
         async def count(n: int) -> bool:
             return len(receiver.on("/ok")) >= n
 
-        assert await _wait(lambda: count(1), 15)
+        await wait_until(lambda: count(1), 15)
         log = await _log(client, auth)
         r = await client.post(f"/api/v1/webhooks/{log['id']}/retry", headers=auth)
         assert r.status_code == 200
-        assert await _wait(lambda: count(2), 15)
+        await wait_until(lambda: count(2), 15)
         first, second = receiver.on("/ok")[:2]
         assert first.headers["webhook-id"] == second.headers["webhook-id"] == log["event_id"]
         assert first.body == second.body
@@ -202,7 +186,7 @@ async def test_manual_retry_redelivers_with_the_same_webhook_id_and_rotation_sig
             await client.post("/api/v1/webhooks/config/rotate-secret", headers=auth)
         ).json()["secret"]
         await client.post("/api/v1/webhooks/test", headers=auth)
-        assert await _wait(lambda: count(3), 15)
+        await wait_until(lambda: count(3), 15)
     rotated = receiver.on("/ok")[2]
     assert len(rotated.headers["webhook-signature"].split(" ")) == 2
     standardwebhooks.Webhook(new_secret).verify(rotated.body.decode(), rotated.headers)

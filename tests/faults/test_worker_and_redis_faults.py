@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import uuid
 from collections import Counter
@@ -16,9 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import db, merchants, payments, settings
+from gateway import db, payments, settings
 from tests import processes
-from tests.helpers import UNREACHABLE_REDIS, app_client, new_order, wait_until
+from tests.helpers import (
+    UNREACHABLE_REDIS,
+    app_client,
+    auth_of,
+    new_merchant,
+    new_order,
+    wait_until,
+)
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -32,13 +38,9 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
         "GATEWAY_WORKER_HEARTBEAT_INTERVAL": "1",
         "TEST_PROCESSING_DELAY": "500",
     }
-    suffix = os.urandom(6).hex()
-    m = await merchants.create(
-        conn, name="Crash", email=f"c{suffix}@example.com", config=settings.get()
-    )
-    auth = {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
     with Receiver() as receiver:
-        await merchants.set_webhook_url(conn, m.id, receiver.url + "/gate")
+        m = await new_merchant(conn, name="Crash", webhook_url=receiver.url + "/gate")
+        auth = auth_of(m)
         ids = []
         for _ in range(60):
             order_id = await new_order(client, auth, 1000)
