@@ -12,11 +12,10 @@ import httpx
 import pytest
 
 from gateway import db, settings
-from gateway.api import app as app_module
 from tests import processes
 from tests.conftest import assert_error
 from tests.faults.proxy import Proxy
-from tests.helpers import new_payment, wait_until
+from tests.helpers import app_client, new_payment, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -37,11 +36,8 @@ async def proxied(
         cfg = config.model_copy(
             update={"database_url": _via(proxy, database_url), "db_pool_timeout": 1.0}
         )
-        application = app_module.create_app(cfg)
-        async with application.router.lifespan_context(application):
-            transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield proxy, client
+        async with app_client(cfg) as client:
+            yield proxy, client
 
 
 async def test_database_outage_answers_503_and_recovers_by_itself(
