@@ -41,6 +41,9 @@ CREATE TABLE merchants (
     -- Origins allowed to embed this merchant's checkout and receive its results (0009); empty =
     -- any origin in the demo, none in production.
     checkout_origins text[] NOT NULL DEFAULT '{}' CHECK (cardinality(checkout_origins) <= 20),
+    -- 0011: classic (the contract's bytes) or razorpay (Razorpay's envelope and headers).
+    webhook_format text NOT NULL DEFAULT 'classic'
+        CHECK (webhook_format IN ('classic', 'razorpay')),
     -- Each secret in exactly one form: plain (a row not converted yet) or sealed.
     CONSTRAINT merchants_api_secret_one_form CHECK (
         num_nonnulls(api_secret, api_secret_sealed) = 1
@@ -71,7 +74,10 @@ CREATE TABLE orders (
     notes jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(notes) = 'object'),
     status text NOT NULL DEFAULT 'created' CHECK (status IN ('created', 'paid')),
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- 0011: orders created through /v1 capture a successful payment at once (true) or leave it
+    -- authorized (false); NULL = a classic order (captured only by the classic capture).
+    payment_capture boolean
 );
 
 -- Merchant-scoped lists, newest first, with a stable tiebreak.
@@ -95,6 +101,8 @@ CREATE TABLE payments (
     amount_refunded bigint NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
+    -- 0011: notes (PATCH /v1/payments/{id}); NULL = none, so the hot insert stores nothing.
+    notes jsonb CHECK (jsonb_typeof(notes) = 'object'),
     CONSTRAINT payments_method_details CHECK (
         (method = 'upi' AND vpa IS NOT NULL AND card_last4 IS NULL)
         OR (method = 'card' AND vpa IS NULL AND card_last4 IS NOT NULL)
@@ -113,7 +121,9 @@ CREATE TABLE events (
     type text NOT NULL,
     resource_id text NOT NULL,
     payload text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- 0011: the body's format; both formats have a refund.created and a payment.failed.
+    format text NOT NULL DEFAULT 'classic' CHECK (format IN ('classic', 'razorpay'))
 );
 
 CREATE INDEX events_resource_idx ON events (resource_id, created_at);
@@ -138,7 +148,10 @@ CREATE TABLE webhook_logs (
     response_code integer,
     response_body text,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- 0011: the format it was emitted in (its delivery headers depend on it), kept when the
+    -- merchant switches format later.
+    format text NOT NULL DEFAULT 'classic' CHECK (format IN ('classic', 'razorpay'))
 );
 
 CREATE INDEX webhook_logs_merchant_created_idx ON webhook_logs (merchant_id, created_at DESC);
@@ -156,6 +169,11 @@ CREATE TABLE refunds (
     status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processed')),
     created_at timestamptz NOT NULL DEFAULT now(),
     processed_at timestamptz,
+    -- 0011: Razorpay's refund fields (processing is always normal speed: no speed_processed).
+    notes jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(notes) = 'object'),
+    receipt text CHECK (length(receipt) <= 255),
+    speed_requested text NOT NULL DEFAULT 'normal'
+        CHECK (speed_requested IN ('normal', 'optimum')),
     -- processed_at is set exactly when the refund is processed, never otherwise.
     CONSTRAINT refunds_processed_at CHECK ((status = 'processed') = (processed_at IS NOT NULL))
 );

@@ -49,6 +49,8 @@ class Merchant:
     webhook_url: str | None
     is_active: bool
     created_at: datetime
+    # "classic" (the contract's webhook bytes) or "razorpay" (Razorpay's envelope and headers).
+    webhook_format: str
     # Sealed; read through reveal_api_secret / reveal_webhook_secret. Kept out of repr so that a
     # merchant in a log line or a traceback carries no secret material at all.
     api_secret_sealed: bytes = field(repr=False)
@@ -305,15 +307,23 @@ async def authenticate(
 
 
 ROTATION_OVERLAP = "24 hours"
+WEBHOOK_FORMATS = ("classic", "razorpay")
 
 
-async def set_webhook_url(conn: db.Conn, merchant_id: uuid.UUID, url: str | None) -> Merchant:
+async def set_webhook_url(
+    conn: db.Conn, merchant_id: uuid.UUID, url: str | None, *, webhook_format: str | None = None
+) -> Merchant:
+    """Set the URL, and the body format when one is given (None keeps the current one, so a
+    client that only knows about URLs, the dashboard's form included, never flips it)."""
+    if webhook_format is not None and webhook_format not in WEBHOOK_FORMATS:
+        raise errors.BadRequest(f"format must be one of: {', '.join(WEBHOOK_FORMATS)}")
     return await db.get(
         conn,
         Merchant,
-        "UPDATE merchants SET webhook_url = %(url)s, updated_at = now() WHERE id = %(id)s"
-        f" RETURNING {COLUMNS}",
-        {"id": merchant_id, "url": url},
+        "UPDATE merchants SET webhook_url = %(url)s,"
+        " webhook_format = coalesce(%(format)s, webhook_format), updated_at = now()"
+        f" WHERE id = %(id)s RETURNING {COLUMNS}",
+        {"id": merchant_id, "url": url, "format": webhook_format},
         missing="Merchant not found",
     )
 

@@ -25,6 +25,9 @@ class Order:
     status: str
     created_at: datetime
     updated_at: datetime
+    # Set by /v1 (Razorpay's payment_capture): capture a successful payment at once (True) or
+    # leave it authorized (False). None: a classic order; the classic shapes never show it.
+    payment_capture: bool | None
 
     def out(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,38 @@ class Order:
 COLUMNS = db.columns(Order)
 
 
+@dataclass(frozen=True)
+class Progress(Order):
+    """An order with what its payments add up to, as Razorpay's order entity shows it: how many
+    payments were attempted and how much of it was captured."""
+
+    attempts: int
+    amount_paid: int
+
+
+# Progress's extra columns, for a query over `orders o`.
+PROGRESS_COLUMNS = (
+    f"{db.columns(Order, 'o')}, coalesce(s.attempts, 0) AS attempts,"
+    " coalesce(s.amount_paid, 0)::bigint AS amount_paid"
+)
+PROGRESS_JOIN = (
+    "LEFT JOIN LATERAL (SELECT count(*) AS attempts,"
+    " sum(p.amount) FILTER (WHERE p.captured) AS amount_paid"
+    " FROM payments p WHERE p.order_id = o.id) s ON true"
+)
+
+
+async def progress(conn: db.Conn, merchant_id: uuid.UUID, order_id: str) -> Progress:
+    return await db.get(
+        conn,
+        Progress,
+        f"SELECT {PROGRESS_COLUMNS} FROM orders o {PROGRESS_JOIN}"
+        " WHERE o.id = %(id)s AND o.merchant_id = %(m)s",
+        {"id": ids.require("order", order_id, NOT_FOUND), "m": merchant_id},
+        missing=NOT_FOUND,
+    )
+
+
 async def insert(
     conn: db.Conn,
     merchant_id: uuid.UUID,
@@ -59,14 +94,15 @@ async def insert(
     currency: str,
     receipt: str | None,
     notes: dict[str, Any],
+    payment_capture: bool | None = None,
 ) -> Order:
     """Insert on `conn` inside the caller's transaction."""
     return await db.returning(
         conn,
         Order,
-        "INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes)"
-        " VALUES (%(id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(receipt)s, %(notes)s)"
-        f" RETURNING {COLUMNS}",
+        "INSERT INTO orders (id, merchant_id, amount, currency, receipt, notes, payment_capture)"
+        " VALUES (%(id)s, %(merchant_id)s, %(amount)s, %(currency)s, %(receipt)s, %(notes)s,"
+        f" %(capture)s) RETURNING {COLUMNS}",
         {
             "id": ids.order(),
             "merchant_id": merchant_id,
@@ -74,6 +110,7 @@ async def insert(
             "currency": currency,
             "receipt": receipt,
             "notes": db.jsonb(notes),
+            "capture": payment_capture,
         },
     )
 
@@ -86,10 +123,17 @@ async def create(
     currency: str,
     receipt: str | None,
     notes: dict[str, Any],
+    payment_capture: bool | None = None,
 ) -> Order:
     async with conn.transaction():
         return await insert(
-            conn, merchant_id, amount=amount, currency=currency, receipt=receipt, notes=notes
+            conn,
+            merchant_id,
+            amount=amount,
+            currency=currency,
+            receipt=receipt,
+            notes=notes,
+            payment_capture=payment_capture,
         )
 
 

@@ -21,6 +21,7 @@ from gateway import (
     settings,
 )
 from gateway import queue as jobs_queue
+from gateway.razorpay import outbox
 
 STATUSES = ("pending", "success", "failed")
 METHODS = instruments.METHODS
@@ -45,6 +46,8 @@ class Payment:
     amount_refunded: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    # Razorpay's payment notes (PATCH /v1/payments/{id}); None = none. No classic shape shows it.
+    notes: dict[str, Any] | None
 
     def out(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -167,7 +170,10 @@ def _insert_statement(order_condition: str) -> str:
     procrastinate's own defer function inserts."""
     return f"""
 WITH o AS (
-    SELECT o.id, o.merchant_id, o.amount, o.currency, o.status, m.webhook_url IS NOT NULL AS hooked
+    SELECT o.id, o.merchant_id, o.amount, o.currency, o.status,
+        -- Razorpay-format merchants get no webhook at creation (payment.created and
+        -- payment.pending have no Razorpay counterpart).
+        m.webhook_url IS NOT NULL AND m.webhook_format = 'classic' AS hooked
     FROM orders o JOIN merchants m ON m.id = o.merchant_id
     WHERE o.id = %(order_id)s AND {order_condition}
 ), p AS (
@@ -313,50 +319,93 @@ async def stats(conn: db.Conn, merchant_id: uuid.UUID) -> Stats:
     return found or Stats(0, 0, 0)
 
 
+# Whether the merchant of the row in hand (`payments`) receives Razorpay-format webhooks now.
+RAZORPAY_HOOKED = (
+    "(SELECT m.webhook_url IS NOT NULL AND m.webhook_format = 'razorpay' FROM merchants m"
+    " WHERE m.id = payments.merchant_id) AS razorpay"
+)
+
+
 async def capture(
     conn: db.Conn, merchant_id: uuid.UUID, payment_id: str, amount: int | None
 ) -> Payment:
     """Capture the whole of a successful payment, once. A payment with any refund is no
     longer capturable: the money captured would include what was already given back. The
     guard is in the UPDATE, so a refund committing first (it locks the row and raises
-    amount_refunded) makes this capture fail instead of racing it."""
+    amount_refunded) makes this capture fail instead of racing it.
+
+    A Razorpay-format merchant receives payment.captured and order.paid, committed with the
+    capture; a classic one receives nothing, as before (the classic set has no such event)."""
     current = await get(conn, merchant_id, payment_id)
     if amount is not None and amount != current.amount:
         raise errors.BadRequest("Capture amount must equal the payment amount")
-    captured = await db.one(
+    async with conn.transaction():
+        row = await db.fetch_one(
+            conn,
+            "UPDATE payments SET captured = true, updated_at = now()"
+            " WHERE id = %(id)s AND merchant_id = %(m)s AND status = 'success' AND NOT captured"
+            f" AND amount_refunded = 0 RETURNING {COLUMNS}, {RAZORPAY_HOOKED}",
+            {"id": payment_id, "m": merchant_id},
+        )
+        if row is None:
+            raise errors.BadRequest("Payment not in capturable state")
+        captured = db.load(Payment, row)
+        if row["razorpay"]:
+            await outbox.payment_captured(conn, captured)
+    return captured
+
+
+async def set_notes(
+    conn: db.Conn, merchant_id: uuid.UUID, payment_id: str, notes: dict[str, Any]
+) -> Payment:
+    """Replace a payment's notes (Razorpay's notes-only PATCH)."""
+    return await db.get(
         conn,
         Payment,
-        "UPDATE payments SET captured = true, updated_at = now()"
-        " WHERE id = %(id)s AND merchant_id = %(m)s AND status = 'success' AND NOT captured"
-        f" AND amount_refunded = 0 RETURNING {COLUMNS}",
-        {"id": payment_id, "m": merchant_id},
+        "UPDATE payments SET notes = %(notes)s, updated_at = now()"
+        f" WHERE id = %(id)s AND merchant_id = %(m)s RETURNING {COLUMNS}",
+        {
+            "id": ids.require("pay", payment_id, NOT_FOUND),
+            "m": merchant_id,
+            "notes": db.jsonb(notes),
+        },
+        missing=NOT_FOUND,
     )
-    if captured is None:
-        raise errors.BadRequest("Payment not in capturable state")
-    return captured
 
 
 # Processing in one statement: lock the payment if still pending, then its order (a success
 # for an order another attempt already paid becomes a failure: never charge an order twice),
-# record the outcome, mark the order paid, and payment.success / payment.failed through the
-# outbox. In READ COMMITTED a row lock that had to wait returns the row's latest version, so a
-# concurrent run of this job finds the payment no longer pending and changes nothing.
+# record the outcome (captured at once when a /v1 order asked for it), mark the order paid, and
+# payment.success / payment.failed through the outbox. In READ COMMITTED a row lock that had to
+# wait returns the row's latest version, so a concurrent run of this job finds the payment no
+# longer pending and changes nothing.
+#
+# A Razorpay-hooked merchant's events are rendered in Python, in the same transaction. The
+# statement cannot know that before it runs, so without %(razorpay_ready)s it changes nothing
+# for such a merchant and says so (`razorpay` true, no payment): process() then runs it again
+# inside a transaction and adds the Razorpay events. A classic merchant's payment stays one
+# statement in autocommit, one round trip, as before.
 _PROCESS = f"""
 WITH current AS (
-    SELECT id, order_id, method FROM payments
-    WHERE id = %(id)s AND status = 'pending' FOR UPDATE
+    SELECT payments.id, payments.order_id, payments.method,
+        m.webhook_url IS NOT NULL AND m.webhook_format = 'razorpay' AS razorpay
+    FROM payments JOIN merchants m ON m.id = payments.merchant_id
+    WHERE payments.id = %(id)s AND payments.status = 'pending' FOR UPDATE OF payments
 ), o AS (
-    SELECT orders.status FROM orders JOIN current ON orders.id = current.order_id
+    SELECT orders.status, orders.payment_capture
+    FROM orders JOIN current ON orders.id = current.order_id
     FOR UPDATE OF orders
 ), outcome AS (
     SELECT current.id, CASE
         WHEN NOT (CASE current.method WHEN 'upi' THEN %(upi)s ELSE %(card)s END) THEN 'declined'
         WHEN (SELECT status FROM o) = 'paid' THEN 'paid'
         ELSE 'success' END AS result
-    FROM current
+    FROM current WHERE %(razorpay_ready)s OR NOT current.razorpay
 ), p AS (
     UPDATE payments SET
         status = CASE outcome.result WHEN 'success' THEN 'success' ELSE 'failed' END,
+        captured = outcome.result = 'success'
+            AND coalesce((SELECT payment_capture FROM o), false),
         error_code = CASE outcome.result WHEN 'success' THEN NULL ELSE %(failed_code)s END,
         error_description = CASE outcome.result WHEN 'declined' THEN %(declined)s
             WHEN 'paid' THEN %(already_paid)s END,
@@ -372,31 +421,42 @@ WITH current AS (
 ), {
     _outbox(
         "EXISTS (SELECT 1 FROM merchants m, p WHERE m.id = p.merchant_id"
-        " AND m.webhook_url IS NOT NULL)"
+        " AND m.webhook_url IS NOT NULL AND m.webhook_format = 'classic')"
     )
 }
-SELECT {_RETURNED} FROM p
+SELECT current.razorpay, {_RETURNED} FROM current LEFT JOIN p ON true
 """
 
 
 async def process(conn: db.Conn, payment_id: str, config: settings.Settings) -> Payment | None:
-    """Move a pending payment to its outcome, in one statement (_PROCESS). Safe to run twice: a
-    payment that is no longer pending is left alone and nothing is emitted."""
-    return await db.one(
-        conn,
-        Payment,
-        _PROCESS,
-        {
-            "id": payment_id,
-            # The bank answers before the payment is read: one draw per method, used by its
-            # method only, keeps it to one round trip.
-            "upi": bank.approves("upi", config),
-            "card": bank.approves("card", config),
-            "failed_code": bank.DECLINED[0],
-            "declined": bank.DECLINED[1],
-            "already_paid": "Order already paid",
-            "e1": ids.event(),
-            "ts": int(time.time()),
-            **_OUTBOX_PARAMS,
-        },
-    )
+    """Move a pending payment to its outcome, in one statement (_PROCESS) for a classic
+    merchant. Safe to run twice: a payment that is no longer pending is left alone and nothing
+    is emitted."""
+    params = {
+        "id": payment_id,
+        # The bank answers before the payment is read: one draw per method, used by its
+        # method only, keeps it to one round trip.
+        "upi": bank.approves("upi", config),
+        "card": bank.approves("card", config),
+        "failed_code": bank.DECLINED[0],
+        "declined": bank.DECLINED[1],
+        "already_paid": "Order already paid",
+        "e1": ids.event(),
+        "ts": int(time.time()),
+        **_OUTBOX_PARAMS,
+    }
+    row = await db.fetch_one(conn, _PROCESS, {**params, "razorpay_ready": False})
+    if row is None:
+        return None
+    if row["id"] is not None:
+        return db.load(Payment, row)
+    # A Razorpay-hooked merchant: the same statement (the same bank answer) and its Razorpay
+    # events, committed together. The flag is read again: the merchant may have switched.
+    async with conn.transaction():
+        row = await db.fetch_one(conn, _PROCESS, {**params, "razorpay_ready": True})
+        if row is None or row["id"] is None:
+            return None  # processed meanwhile by another run of this job
+        payment = db.load(Payment, row)
+        if row["razorpay"]:
+            await outbox.payment_processed(conn, payment)
+        return payment

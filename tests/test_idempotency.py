@@ -4,6 +4,7 @@ it with Redis unreachable."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -450,3 +451,111 @@ def test_fingerprints_are_keyed_hex_and_ignore_fields_the_api_ignores() -> None:
     stray = {**_card_payment("order_x", _CARD_A), "card_number": _CARD_B, "card_cvv": "1"}
     assert idempotency.fingerprint(key, "POST", "/api/v1/payments", orjson.dumps(stray)) == fp
     assert idempotency.fingerprint(key, "POST", "/api/v1/orders", body) != fp
+
+
+async def _blocked_by(conn: db.Conn, holder_pid: int, deadline: float) -> bool:
+    """Wait until some backend waits on a lock `holder_pid` holds (or `deadline` passes)."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
+        row = await db.fetch_one(
+            conn,
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE %(holder)s = ANY(pg_blocking_pids(pid))",
+            {"holder": holder_pid},
+        )
+        if row is not None and row["n"] > 0:
+            return True
+        await asyncio.sleep(0.01)  # polling a condition, not standing in for one
+    return False
+
+
+async def test_concurrent_refunds_with_one_key_race_and_make_exactly_one_refund(
+    auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant, config: settings.Settings
+) -> None:
+    # A lease far longer than the hold below: however slow the machine, the first request
+    # keeps its key until the test lets it finish.
+    async with app_client(config.model_copy(update={"idempotency_lease_seconds": 300})) as api:
+        p = await successful_payment(api, auth, conn, config, amount=50000)
+        url = f"/api/v1/payments/{p['id']}/refunds"
+        headers = _with_key(auth, _key())
+        body = {"amount": 1234, "reason": "race"}
+        n = 12
+        loop = asyncio.get_running_loop()
+        async with await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as holder:
+            # The test holds the payment's row lock: whichever request claims the key gets into
+            # its transaction and waits there, key in hand, until the test lets go.
+            async with holder.transaction():
+                await holder.execute("SELECT 1 FROM payments WHERE id = %s FOR UPDATE", [p["id"]])
+                requests = [
+                    asyncio.create_task(api.post(url, json=body, headers=headers)) for _ in range(n)
+                ]
+                pending: set[asyncio.Task[httpx.Response]] = set(requests)
+                async with asyncio.timeout(20):
+                    while len(pending) > 1:
+                        _, pending = await asyncio.wait(
+                            pending, return_when=asyncio.FIRST_COMPLETED
+                        )
+                # n - 1 answered while one request was still inside its transaction, waiting
+                # on the test's lock: they raced it.
+                assert await _blocked_by(conn, holder.info.backend_pid, loop.time() + 20)
+                [first] = pending
+                assert not first.done()
+                busy = [t.result() for t in requests if t is not first]
+            async with asyncio.timeout(20):
+                created = await first
+        replays = await asyncio.gather(
+            *(api.post(url, json=body, headers=headers) for _ in range(n))
+        )
+
+    assert len(busy) == n - 1
+    for r in busy:
+        assert_error(r, 409, "IDEMPOTENCY_KEY_IN_USE")
+        assert r.headers["retry-after"] == "1"
+    assert created.status_code == 201 and "idempotent-replayed" not in created.headers
+    for r in replays:
+        assert r.status_code == 201 and r.headers["idempotent-replayed"] == "true"
+        assert r.content == created.content
+    assert created.json()["amount"] == 1234
+    refunds = await _count(
+        conn, "SELECT count(*) AS n FROM refunds WHERE payment_id = %(p)s", p=p["id"]
+    )
+    events = await _count(
+        conn,
+        "SELECT count(*) AS n FROM events WHERE merchant_id = %(m)s AND type = 'refund.created'",
+        m=merchant.id,
+    )
+    jobs = await _count(
+        conn,
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'process_refund'"
+        " AND args->>'refund_id' IN (SELECT id FROM refunds WHERE payment_id = %(p)s)",
+        p=p["id"],
+    )
+    assert (refunds, events, jobs) == (1, 1, 1)
+    row = await db.fetch_one(
+        conn, "SELECT amount_refunded FROM payments WHERE id = %(p)s", {"p": p["id"]}
+    )
+    assert row == {"amount_refunded": 1234}
+
+
+async def test_a_key_is_kept_24_hours_in_postgres_and_in_redis(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, merchant: merchants.Merchant
+) -> None:
+    key = _key()
+    r = await client.post("/api/v1/orders", json={"amount": 900}, headers=_with_key(auth, key))
+    assert r.status_code == 201
+    row = await db.fetch_one(
+        conn,
+        "SELECT expires_at - created_at AS kept FROM idempotency_keys"
+        " WHERE merchant_id = %(m)s AND key = %(k)s",
+        {"m": merchant.id, "k": key},
+    )
+    # Both ends are the claiming statement's now(): exactly the contract's 24 h.
+    assert row is not None and row["kept"] == dt.timedelta(hours=24)
+    redis = cache.connect(settings.load().redis_url)
+    try:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        ttl_ms = await redis.pttl(f"{idempotency.CACHE_PREFIX}{merchant.id}:{digest}")
+    finally:
+        await redis.aclose()
+    # The cached copy expires with the row (its TTL is what is left of the 24 h), never later.
+    assert dt.timedelta(hours=23) < dt.timedelta(milliseconds=ttl_ms) <= dt.timedelta(hours=24)

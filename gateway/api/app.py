@@ -29,6 +29,9 @@ from gateway.api import (
     webhooks,
 )
 from gateway.api.deps import json_response
+from gateway.api.rzp import edge as rzp_edge
+from gateway.api.rzp import errors as rzp_errors
+from gateway.api.rzp import routes as rzp_routes
 
 log = logging.getLogger("gateway.api")
 
@@ -72,14 +75,18 @@ def allowed_methods(request: Request) -> str | None:
     return None
 
 
-def _error(error: errors.GatewayError) -> Response:
+def _error(request: Request, error: errors.GatewayError) -> Response:
+    """The envelope of `error`: the classic one, or Razorpay's under /v1."""
+    if rzp_errors.applies(request.scope):
+        status, body = rzp_errors.render(error, request.scope["state"].get("request_id"))
+        return json_response(status, body, headers=error.headers)
     return json_response(error.status, error.body(), headers=error.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.GatewayError)
     async def gateway_error(request: Request, exc: errors.GatewayError) -> Response:
-        return _error(exc)
+        return _error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -88,11 +95,13 @@ def install_error_handlers(app: FastAPI) -> None:
             description = "Request body must be JSON sent with Content-Type: application/json"
         else:
             description = _describe_validation(exc)
-        return _error(errors.BadRequest(description))
+        return _error(request, errors.BadRequest(description))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(exc.headers or {})
+        if rzp_errors.applies(request.scope):
+            return _razorpay_http_error(request, exc, headers)
         if exc.status_code == 404:
             error: errors.GatewayError = errors.NotFound("The requested URL was not found")
         elif exc.status_code == 405:
@@ -106,18 +115,41 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def database_down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
-        return _error(errors.ServiceUnavailable())
+        return _error(request, errors.ServiceUnavailable())
 
     async def unstorable_value(request: Request, exc: Exception) -> Response:
         # A value that passed validation but PostgreSQL refuses (a NUL character, a number out
         # of range): the client's fault, and the transaction it was in has rolled back.
         return _error(
-            errors.BadRequest("Request contains a value that cannot be stored or compared")
+            request,
+            errors.BadRequest("Request contains a value that cannot be stored or compared"),
         )
 
     app.add_exception_handler(psycopg.DataError, unstorable_value)
     app.add_exception_handler(psycopg.OperationalError, database_down)
     app.add_exception_handler(psycopg_pool.PoolTimeout, database_down)
+
+
+def _razorpay_http_error(
+    request: Request, exc: StarletteHTTPException, headers: dict[str, str]
+) -> Response:
+    """Routing's own refusals under /v1: an unknown URL (Razorpay's wording), a method the path
+    does not take (with its Allow)."""
+    request_id = request.scope["state"].get("request_id")
+    if exc.status_code == 404:
+        body = rzp_errors.envelope(404, rzp_errors.NO_URL, "NOT_FOUND_ERROR", request_id=request_id)
+    elif exc.status_code == 405:
+        body = rzp_errors.envelope(
+            405, f"Method {request.method} not allowed", "BAD_REQUEST_ERROR", request_id=request_id
+        )
+        allow = allowed_methods(request)
+        if allow:
+            headers["Allow"] = allow
+    else:
+        body = rzp_errors.envelope(
+            exc.status_code, str(exc.detail), "BAD_REQUEST_ERROR", request_id=request_id
+        )
+    return json_response(exc.status_code, body, headers=headers)
 
 
 def create_app(config: settings.Settings | None = None) -> FastAPI:
@@ -188,12 +220,16 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.add_middleware(
         middleware.RequestContext, max_body=config.max_body_bytes, security_headers=headers
     )
+    # Outermost: /v1 paths are normalised before the rate limit and routing see them, and a
+    # middleware's refusal of a /v1 request leaves in Razorpay's envelope.
+    app.add_middleware(rzp_edge.Edge)
     app.include_router(health.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
     app.include_router(refunds.router)
     app.include_router(webhooks.router)
     app.include_router(checkout_config.router)
+    app.include_router(rzp_routes.router)
     if config.test_endpoints:
         app.include_router(testing.router)
     return app

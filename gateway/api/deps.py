@@ -11,7 +11,7 @@ import orjson
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from gateway import cache, db, deps, errors, idempotency, keys, merchants
+from gateway import cache, db, deps, errors, idempotency, keys, merchants, settings
 from gateway.api import middleware
 
 Conn = deps.Conn
@@ -44,12 +44,25 @@ async def authenticated_merchant(
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
 ) -> merchants.Merchant:
+    return await authenticate(request, conn, config, x_api_key, x_api_secret)
+
+
+async def authenticate(
+    request: Request,
+    conn: db.Conn,
+    config: settings.Settings,
+    api_key: str | None,
+    api_secret: str | None,
+) -> merchants.Merchant:
+    """The merchant of this key pair, through the rate-limit gate: every surface that takes
+    credentials (X-Api-Key/X-Api-Secret here, HTTP Basic on /v1) counts its failures per
+    address and charges its successes to the merchant in the same way."""
     # Set by the RateLimit middleware on limited paths; it decides once it knows the outcome.
     gate: middleware.Gate | None = request.scope["state"].get("ratelimit")
     try:
         # The config carries the MAC key and whether this is production (where the published
         # test pair is refused).
-        merchant = await merchants.authenticate(conn, config, x_api_key, x_api_secret)
+        merchant = await merchants.authenticate(conn, config, api_key, api_secret)
     except errors.Unauthorized:
         if gate is not None:
             await gate.failed()  # 429 instead, once this address has failed too often

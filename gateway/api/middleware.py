@@ -21,8 +21,9 @@ access = logging.getLogger("gateway.access")
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PUBLIC_PATH = re.compile(r"/api/v1/(orders/[^/]+/public|payments/public|payments/[^/]+/public)")
-# The checkers' helpers (/api/v1/test/*) and everything outside the API are not limited.
-LIMITED_PATH = re.compile(r"/api/v1/(?!test/)")
+# The checkers' helpers (/api/v1/test/*) and everything outside the API are not limited. /v1 is
+# the Razorpay-compatible surface: the same merchants, the same limits.
+LIMITED_PATH = re.compile(r"/(?:api/v1/(?!test/)|v1/)")
 
 
 async def send_error(

@@ -1,4 +1,5 @@
-"""/api/v1/webhooks: delivery logs, manual retry, ⊕ configuration, rotation and a test event."""
+"""/api/v1/webhooks: delivery logs, manual retry, ⊕ configuration (URL and body format),
+rotation and a test event."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 class WebhookLogOut(BaseModel):
     id: str
-    event: str = Field(json_schema_extra={"enum": list(events.TYPES)})
+    event: str = Field(json_schema_extra={"enum": list(events.ALL_TYPES)})
     status: str = Field(json_schema_extra={"enum": list(deliveries.STATUSES)})
     attempts: int
     created_at: str
@@ -46,12 +47,21 @@ class WebhookConfigIn(BaseModel):
         description="An http(s) URL; null or empty clears it",
         json_schema_extra={"maxLength": urls.MAX_LENGTH, "pattern": WEBHOOK_URL},
     )
+    # Stated, not enforced here: merchants.set_webhook_url words the 400.
+    format: str | None = Field(
+        None,
+        description="classic (the default: the contract's bodies) or razorpay (Razorpay's"
+        " event envelope and X-Razorpay-Signature); absent or null keeps the current one",
+        # null listed too: beside the nullable type an enum alone would exclude it.
+        json_schema_extra={"enum": [*merchants.WEBHOOK_FORMATS, None]},
+    )
 
 
 class WebhookConfigOut(BaseModel):
     url: str | None
     secret: str
     events: list[str]
+    format: str = Field(json_schema_extra={"enum": list(merchants.WEBHOOK_FORMATS)})
 
 
 class RetryOut(BaseModel):
@@ -62,10 +72,12 @@ class RetryOut(BaseModel):
 
 def _config_out(merchant: merchants.Merchant, config: settings.Settings) -> dict[str, object]:
     # Decrypted only here, for the merchant's own config answer (the contract shows it).
+    types = events.RAZORPAY_TYPES if merchant.webhook_format == "razorpay" else events.TYPES
     return {
         "url": merchant.webhook_url,
         "secret": merchants.reveal_webhook_secret(config, merchant),
-        "events": [e for e in events.TYPES if e != "webhook.test"],
+        "events": [e for e in types if e != "webhook.test"],
+        "format": merchant.webhook_format,
     }
 
 
@@ -76,7 +88,7 @@ async def list_webhooks(
     limit: pages.Limit = 10,
     offset: pages.Offset = 0,
     status: Annotated[str | None, pages.one_of(deliveries.STATUSES)] = None,
-    event: Annotated[str | None, pages.one_of(events.TYPES)] = None,
+    event: Annotated[str | None, pages.one_of(events.ALL_TYPES)] = None,
     resource_id: Annotated[
         str | None, Query(max_length=64, json_schema_extra={"pattern": openapi.NO_NUL})
     ] = None,
@@ -105,7 +117,7 @@ async def put_config(
     url = body.url.strip() if body.url else None
     if url:
         await urls.check(url, allow_private=config.private_webhook_urls_allowed)
-    updated = await merchants.set_webhook_url(conn, merchant.id, url)
+    updated = await merchants.set_webhook_url(conn, merchant.id, url, webhook_format=body.format)
     return deps.json_response(200, _config_out(updated, config))
 
 

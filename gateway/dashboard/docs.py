@@ -18,6 +18,11 @@ class Snippets:
     sdk: str
     webhook_python: str
     webhook_node: str
+    # "Coming from Razorpay": the lines that change in an existing Razorpay integration.
+    razorpay_python: str
+    razorpay_node: str
+    razorpay_checkout: str
+    razorpay_webhooks: str
 
 
 def snippets(merchant: merchants.Merchant, config: settings.Settings) -> Snippets:
@@ -104,4 +109,63 @@ app.listen(4000);"""
         sdk=sdk,
         webhook_python=webhook_python,
         webhook_node=webhook_node,
+        **_razorpay(key, api, checkout),
     )
+
+
+def _razorpay(key: str, api: str, checkout: str) -> dict[str, str]:
+    """An existing Razorpay integration, pointed here: the server's base URL and the checkout
+    script's source change; the rest of the code stays as it is."""
+    python = f"""import os
+import razorpay
+
+client = razorpay.Client(
+    auth=("{key}", os.environ["GATEWAY_API_SECRET"]),
+    base_url="{api}",  # the line that changes (Razorpay's is https://api.razorpay.com)
+)
+order = client.order.create({{"amount": 50000, "currency": "INR", "receipt": "receipt-123"}})
+# ... then, unchanged: client.payment.fetch(id), client.payment.capture(id, 50000),
+# client.payment.refund(id, {{"amount": 10000}}), client.utility.verify_payment_signature(...)"""
+    node = f"""const Razorpay = require("razorpay");
+
+const razorpay = new Razorpay({{
+  key_id: "{key}",
+  key_secret: process.env.GATEWAY_API_SECRET,
+}});
+// The line that changes: the SDK has no base-URL option, its HTTP client does.
+razorpay.api.rq.defaults.baseURL = "{api}";
+
+const order = await razorpay.orders.create({{ amount: 50000, currency: "INR" }});"""
+    checkout_html = f"""<!-- The line that changes; Razorpay's is
+     https://checkout.razorpay.com/v1/checkout.js -->
+<script src="{checkout}/checkout.js"></script>
+<script>
+  var rzp = new Razorpay({{
+    key: "{key}",
+    order_id: "order_...",  // created on your server, as before
+    handler: function (response) {{
+      // response.razorpay_payment_id, .razorpay_order_id, .razorpay_signature: verify on your
+      // server with client.utility.verify_payment_signature (HMAC with your API secret)
+    }}
+  }});
+  rzp.on("payment.failed", function (response) {{ console.warn(response.error); }});
+  rzp.open();
+</script>"""
+    webhooks = f"""# Razorpay's webhook bodies and X-Razorpay-Signature instead of the classic ones
+curl -X PUT {api}/api/v1/webhooks/config \\
+  -H "X-Api-Key: {key}" \\
+  -H "X-Api-Secret: $GATEWAY_API_SECRET" \\
+  -H "Content-Type: application/json" \\
+  -d '{{"url": "https://shop.example/razorpay/webhook", "format": "razorpay"}}'
+
+# Your handler keeps verifying as it does today, with this gateway's webhook secret (whsec_...,
+# Webhooks page) in place of Razorpay's:
+#   client.utility.verify_webhook_signature(raw_body, headers["X-Razorpay-Signature"], secret)
+#   Razorpay.validateWebhookSignature(rawBody, req.get("X-Razorpay-Signature"), secret)
+# Deduplicate on X-Razorpay-Event-Id (stable across retries)."""
+    return {
+        "razorpay_python": python,
+        "razorpay_node": node,
+        "razorpay_checkout": checkout_html,
+        "razorpay_webhooks": webhooks,
+    }

@@ -51,6 +51,9 @@ class Claim:
     secret: str = field(repr=False)
     previous_secret: str | None = field(repr=False)
     lease: dt.datetime
+    # The body's format (webhook_logs.format): a Razorpay-format delivery carries Razorpay's
+    # headers too. The log's own, not the merchant's current one: a retry keeps its headers.
+    format: str = "classic"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ async def claim(
         " FROM merchants m WHERE l.id = %(id)s AND m.id = l.merchant_id"
         " AND l.status = 'pending' AND l.generation = %(g)s AND l.attempts = %(a)s"
         " AND (l.delivering_until IS NULL OR l.delivering_until < now())"
-        " RETURNING l.id, l.event_id, l.payload, l.delivering_until, l.merchant_id,"
+        " RETURNING l.id, l.event_id, l.payload, l.delivering_until, l.merchant_id, l.format,"
         " m.webhook_url, m.webhook_secret_sealed, CASE WHEN"
         " m.previous_webhook_secret_expires_at > now() THEN m.previous_webhook_secret_sealed"
         " END AS previous_secret_sealed",
@@ -112,6 +115,7 @@ async def claim(
                 config, previous, column=merchants.PREVIOUS_WEBHOOK_SECRET, row=merchant_id
             ),
             lease=row["delivering_until"],
+            format=row["format"],
         )
     current = await db.fetch_one(
         conn,
@@ -229,7 +233,12 @@ async def send(http: httpx.AsyncClient, claim_: Claim, *, allow_private: bool) -
     if not claim_.url:
         return failure("no_url")
     headers = signing.headers(
-        claim_.event_id, int(time.time()), claim_.payload, claim_.secret, claim_.previous_secret
+        claim_.event_id,
+        int(time.time()),
+        claim_.payload,
+        claim_.secret,
+        claim_.previous_secret,
+        razorpay=claim_.format == "razorpay",
     )
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):

@@ -82,7 +82,7 @@ async def list_(
     resource_id: str | None = None,
 ) -> pagination.Page[Delivery]:
     pagination.choice("status", status, STATUSES)
-    pagination.choice("event", event, events.TYPES)
+    pagination.choice("event", event, events.ALL_TYPES)
     return await pagination.fetch(
         conn,
         Delivery,
