@@ -255,7 +255,7 @@ async def _job_started_at(conn: db.Conn, job_id: int) -> dt.datetime:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("succeed", [True, False])
-async def test_real_worker_moves_payment_to_final_state_on_the_jobs_clock(
+async def test_real_worker_moves_payment_to_final_state(
     client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, succeed: bool
 ) -> None:
     env = {"TEST_PAYMENT_SUCCESS": "true" if succeed else "false", "TEST_PROCESSING_DELAY": "1000"}
