@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench bench-quick install clean-venv
+.PHONY: run test test-reverse lint fmt bench bench-quick install clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The same suite in reverse order (pytest-reverse): no test may lean on one that ran before it.
+test-reverse: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --reverse $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

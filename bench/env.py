@@ -1,4 +1,6 @@
-"""The bench's throwaway databases, the processes it starts, and how it prints tables."""
+"""The bench's throwaway databases, the processes it starts, and how it prints tables. Starting,
+waiting for and stopping processes is shared with the tests (tests/processes.py, which imports
+no pytest)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,7 +18,10 @@ import httpx
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import processes
+from tests.processes import ROOT as ROOT
+from tests.processes import free_port as free_port
+
 SERVER = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 MERCHANT_ID = "550e8400-e29b-41d4-a716-446655440000"
 API_KEY = "key_test_abc123"
@@ -89,13 +93,6 @@ def seed_orders(db_url: str, count: int, prefix: str, amount: int = 50000) -> li
     return [f"order_{prefix}{n:0{width}d}" for n in range(1, count + 1)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def gateway_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -113,13 +110,7 @@ def gateway_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, s
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    processes.stop(process, signal.SIGTERM, timeout=20)
 
 
 def children(pid: int) -> list[int]:
@@ -177,8 +168,8 @@ def api(
     from gateway import cli, settings
 
     port = free_port()
-    processes = workers or settings.load().api_processes
-    argv = cli.uvicorn_command(cli.API_FACTORY, port, "127.0.0.1", processes)
+    count = workers or settings.load().api_processes
+    argv = cli.uvicorn_command(cli.API_FACTORY, port, "127.0.0.1", count)
     metrics_dir = tempfile.mkdtemp(prefix="gateway-bench-metrics-")
     extra = {"PROMETHEUS_MULTIPROC_DIR": metrics_dir, **(extra or {})}
     process = subprocess.Popen(
@@ -190,18 +181,9 @@ def api(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("API server did not start")
-            time.sleep(0.1)
+        processes.wait_http(base + "/health", process, timeout=30, ok=(200, 503))
         # Every worker process answers /health once before the measured load starts.
-        for _ in range(8 * processes):
+        for _ in range(8 * count):
             httpx.get(base + "/health", timeout=2)
         yield Api(process, base, port)
     finally:
@@ -225,16 +207,7 @@ def dashboard(db_url: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("dashboard did not start")
-            time.sleep(0.1)
+        processes.wait_http(base + "/health", process, timeout=30)
         yield base
     finally:
         stop(process)
@@ -242,9 +215,7 @@ def dashboard(db_url: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def worker(db_url: str, extra: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    from gateway import cli
-
-    argv = cli.worker_command()
+    argv = processes.WORKER_ARGV
     process = subprocess.Popen(
         argv, cwd=ROOT, env=gateway_env(db_url, extra), stderr=subprocess.DEVNULL
     )

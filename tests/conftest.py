@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,6 +18,9 @@ from tests import services
 
 _SERVER = services.postgres_server_url()
 _DB_NAME = services.fresh_database_name()
+# Migrated and demo-seeded once; the session database and every end-to-end test's database are
+# copies of it (CREATE DATABASE ... TEMPLATE).
+_TEMPLATE = _DB_NAME + "_tpl"
 DATABASE_URL = services.with_database(_SERVER, _DB_NAME)
 REDIS_URL = services.redis_url()
 
@@ -40,13 +44,52 @@ os.environ.update(
 
 from gateway import cli, db, merchants, settings  # noqa: E402
 from gateway.api import app as app_module  # noqa: E402
+from tests import helpers  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def database() -> Iterator[str]:
-    asyncio.run(cli.prepare(DATABASE_URL))
-    yield DATABASE_URL
-    services.drop_database(_SERVER, _DB_NAME)
+    """The session's database: a copy of the migrated template."""
+    asyncio.run(cli.prepare(services.with_database(_SERVER, _TEMPLATE)))
+    try:
+        services.create_database(_SERVER, _DB_NAME, template=_TEMPLATE)
+        yield DATABASE_URL
+    finally:
+        services.drop_database(_SERVER, _DB_NAME)
+        services.drop_database(_SERVER, _TEMPLATE)
+
+
+@contextlib.contextmanager
+def template_copy() -> Iterator[str]:
+    """A database of its own, migrated and demo-seeded like the session's; dropped after."""
+    name = services.fresh_database_name()
+    url = services.create_database(_SERVER, name, template=_TEMPLATE)
+    try:
+        yield url
+    finally:
+        services.drop_database(_SERVER, name)
+
+
+@pytest.fixture
+def database_url(
+    request: pytest.FixtureRequest,
+    database: str,
+    config: settings.Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """Where this test's rows live: `conn`, `client`, `merchant` and `auth` all use it.
+
+    Most tests share the session database (fresh merchants keep their rows apart). A test marked
+    `e2e` gets a template copy of its own, which is also DATABASE_URL for every process it
+    starts: the session database autocommits, so earlier tests' jobs pile up there, and a real
+    worker on it would wait behind that backlog (and could take jobs that are not its test's).
+    `config` is loaded before DATABASE_URL changes: it stays the session's."""
+    if request.node.get_closest_marker("e2e") is None:
+        yield database
+        return
+    with template_copy() as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -62,16 +105,24 @@ async def api(database: str, config: settings.Settings) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def client(api: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    api: Any, database_url: str, config: settings.Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process. On a database of the test's own (e2e), an app of its own on it."""
+    if database_url != DATABASE_URL:
+        own = config.model_copy(update={"database_url": database_url})
+        async with helpers.app_client(own) as c:
+            yield c
+        return
     transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
 
 
 @pytest.fixture
-async def conn(database: str) -> AsyncIterator[db.Conn]:
+async def conn(database_url: str) -> AsyncIterator[db.Conn]:
     async with await psycopg.AsyncConnection.connect(
-        database, autocommit=True, row_factory=dict_row
+        database_url, autocommit=True, row_factory=dict_row
     ) as c:
         await c.execute("SET TIME ZONE 'UTC'")
         yield c
@@ -81,24 +132,17 @@ async def conn(database: str) -> AsyncIterator[db.Conn]:
 async def merchant(conn: db.Conn, config: settings.Settings) -> merchants.NewMerchant:
     """A fresh merchant per test: tests never see each other's rows. Its secrets in clear are
     on the object (`api_secret`, `webhook_secret`), as `merchants.create` returns them once."""
-    suffix = os.urandom(6).hex()
-    return await merchants.create(
-        conn, name=f"M {suffix}", email=f"m{suffix}@example.com", config=config
-    )
+    return await helpers.new_merchant(conn, name="M", config=config)
 
 
 @pytest.fixture
 def auth(merchant: merchants.NewMerchant) -> dict[str, str]:
-    return {"X-Api-Key": merchant.api_key, "X-Api-Secret": merchant.api_secret}
+    return helpers.auth_of(merchant)
 
 
 @pytest.fixture
 async def other_auth(conn: db.Conn, config: settings.Settings) -> dict[str, str]:
-    suffix = os.urandom(6).hex()
-    other = await merchants.create(
-        conn, name="Other", email=f"o{suffix}@example.com", config=config
-    )
-    return {"X-Api-Key": other.api_key, "X-Api-Secret": other.api_secret}
+    return helpers.auth_of(await helpers.new_merchant(conn, name="Other", config=config))
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

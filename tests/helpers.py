@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
-from gateway import db, payments, settings
+from gateway import db, merchants, payments, settings
 from gateway.api import app as app_module
+
+T = TypeVar("T")
 
 VISA = "4111111111111111"
 MASTERCARD = "5555555555554444"
 AMEX = "378282246310005"
 RUPAY = "6080000000000000"
+
+
+async def new_merchant(
+    conn: db.Conn,
+    *,
+    name: str = "Shop",
+    password: str | None = None,
+    webhook_url: str | None = None,
+    config: settings.Settings | None = None,
+) -> merchants.NewMerchant:
+    """A fresh merchant (a unique email), made the supported way; its secrets in clear are on
+    the object (`api_secret`, `webhook_secret`), as `merchants.create` returns them once."""
+    suffix = os.urandom(6).hex()
+    made = await merchants.create(
+        conn,
+        name=f"{name} {suffix}",
+        email=f"m{suffix}@example.com",
+        password=password,
+        config=config or settings.get(),
+    )
+    if webhook_url is not None:
+        await merchants.set_webhook_url(conn, made.id, webhook_url)
+    return made
+
+
+def auth_of(merchant: merchants.NewMerchant) -> dict[str, str]:
+    """The API headers of a merchant made by `new_merchant`."""
+    return {"X-Api-Key": merchant.api_key, "X-Api-Secret": merchant.api_secret}
 
 
 def card_body(order_id: str, number: str = VISA, **card: Any) -> dict[str, Any]:
@@ -83,3 +116,33 @@ async def successful_payment(
     processed = await payments.process(conn, payment["id"], config)
     assert processed is not None and processed.status == "success"
     return processed.out()
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[T]], timeout: float = 20, step: float = 0.2, what: str = ""
+) -> T:
+    """Await `probe` every `step` seconds until it returns something truthy, and return that.
+    After `timeout` seconds the test fails with the last value seen: a deadline, never a sleep
+    standing in for a condition."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {what or probe!r}; last {value!r}")
+        await asyncio.sleep(step)
+
+
+def wait_until_sync(
+    probe: Callable[[], T], timeout: float = 20, step: float = 0.1, what: str = ""
+) -> T:
+    """`wait_until` for code without an event loop (processes, the sync browser tests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {what or probe!r}; last {value!r}")
+        time.sleep(step)

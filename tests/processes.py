@@ -1,4 +1,6 @@
-"""Real processes for end-to-end tests: a worker via procrastinate's CLI, the API via uvicorn."""
+"""Real processes for end-to-end tests and for the benches: a worker via procrastinate's CLI, the
+web apps via uvicorn, each waited for with a deadline and stopped with SIGTERM (SIGKILL if that
+is not enough). bench/env.py imports this module too: it must not import pytest."""
 
 from __future__ import annotations
 
@@ -7,16 +9,21 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 from gateway import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+# What `gateway worker` runs: procrastinate's CLI on uvloop.
+WORKER_ARGV = cli.worker_command()
+API_FACTORY = cli.API_FACTORY
+CHECKOUT_FACTORY = cli.CHECKOUT_FACTORY
+DASHBOARD_FACTORY = cli.DASHBOARD_FACTORY
 
 
 def free_port() -> int:
@@ -33,24 +40,84 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def spawn_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        cli.worker_command(),
-        cwd=ROOT,
-        env=_env(extra_env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     if process.poll() is None:
         process.send_signal(sig)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_http(
+    url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 20,
+    ok: Sequence[int] = (200,),
+) -> None:
+    """Poll `url` until it answers one of `ok`; RuntimeError if `process` exits first or the
+    deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code in ok:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{url} did not come up")
+        time.sleep(0.1)
+
+
+def uvicorn_argv(factory: str, port: int, *extra: str) -> list[str]:
+    """The command line of one of our apps (`factory`) under uvicorn on 127.0.0.1:`port`, as
+    `gateway run` builds it."""
+    return [*cli.uvicorn_command(factory, port, "127.0.0.1"), *extra]
+
+
+@contextlib.contextmanager
+def web_app(
+    factory: str,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    ready: Sequence[int] = (200,),
+    workers: int = 1,
+) -> Iterator[str]:
+    """One of our apps as a process with the test environment plus `env`, up once /health
+    answers one of `ready`; yields its base URL."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        uvicorn_argv(factory, port, *(["--workers", str(workers)] if workers > 1 else [])),
+        cwd=ROOT,
+        env=_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/health", process, ok=ready)
+        yield base
+    finally:
+        stop(process)
+
+
+def spawn_worker(
+    extra_env: dict[str, str] | None = None,
+    *,
+    args: Sequence[str] = (),
+    output: int | IO[bytes] = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """A worker process (`args` after procrastinate's `worker`, e.g. --queues=…); its stdout and
+    stderr go to `output`."""
+    return subprocess.Popen(
+        [*WORKER_ARGV, *args],
+        cwd=ROOT,
+        env=_env(extra_env),
+        stdout=output,
+        stderr=subprocess.STDOUT if output != subprocess.DEVNULL else subprocess.DEVNULL,
+    )
 
 
 @contextlib.contextmanager
@@ -64,38 +131,6 @@ def worker(extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen
 
 @contextlib.contextmanager
 def api_server(extra_env: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gateway.api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            *(["--workers", str(workers)] if workers > 1 else []),
-        ],
-        cwd=ROOT,
-        env=_env(extra_env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("API server did not start")
-            time.sleep(0.1)
+    # 503 is an answer too: /health says so while the database or a worker is missing.
+    with web_app(API_FACTORY, extra_env, ready=(200, 503), workers=workers) as base:
         yield base
-    finally:
-        stop(process)

@@ -1,7 +1,9 @@
 """A real local webhook receiver (threaded HTTP server) whose behaviour is chosen by path:
 /ok, /fail (500), /fail2 (500 twice per webhook-id, then 200), /gone (410), /redirect (302),
 /hang (sleeps past the 5 s timeout), /reset (hangs up with an RST), /big (a 10 MB
-body). It records every request."""
+body), /gate (200 once the gate is open: `close_gate()` holds every request that arrives until
+`open_gate()`, so a test can kill a worker while deliveries are certainly in flight). It records
+every request as it arrives."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ class Receiver:
         self.requests: list[Received] = []
         self.lock = threading.Lock()
         self.counts: dict[tuple[str, str], int] = defaultdict(int)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.held = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,7 +53,13 @@ class Receiver:
                     key = (path, headers.get("webhook-id", ""))
                     receiver.counts[key] += 1
                     seen = receiver.counts[key]
-                if path == "/hang":
+                if path == "/gate":
+                    if not receiver.gate.is_set():
+                        with receiver.lock:
+                            receiver.held += 1
+                        receiver.gate.wait(timeout=120)
+                    self._reply(200, b"ok")
+                elif path == "/hang":
                     time.sleep(8)
                     self._reply(200, b"late")
                 elif path == "/fail":
@@ -104,8 +115,20 @@ class Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.open_gate()
         self.server.shutdown()
         self.server.server_close()
+
+    def close_gate(self) -> None:
+        self.gate.clear()
+
+    def open_gate(self) -> None:
+        self.gate.set()
+
+    def holding(self) -> int:
+        """How many requests to /gate have waited at the closed gate."""
+        with self.lock:
+            return self.held
 
     def on(self, path: str) -> list[Received]:
         with self.lock:

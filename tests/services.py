@@ -90,6 +90,19 @@ def fresh_database_name() -> str:
     return f"gateway_test_{os.getpid()}_{secrets.token_hex(3)}"
 
 
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """A new database `name` (a copy of `template` when given); its URL."""
+    import psycopg
+    from psycopg import sql
+
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(query)
+    return with_database(server_url, name)
+
+
 def drop_database(server_url: str, name: str) -> None:
     import psycopg
 

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import httpx
 import pytest
 
 from gateway import db, errors, events, merchants, payments, settings
-from tests.helpers import new_payment
+from tests.helpers import new_merchant, new_payment
 
 PASSWORD = "s3cret-pass"
 
 
 async def _with_password(conn: db.Conn) -> merchants.Merchant:
-    suffix = os.urandom(6).hex()
-    return await merchants.create(
-        conn,
-        name="Login",
-        email=f"Login{suffix}@Example.com",
-        password=PASSWORD,
-        config=settings.get(),
-    )
+    return await new_merchant(conn, name="Login", password=PASSWORD)
 
 
 @pytest.mark.parametrize("demo_mode", [True, False])
@@ -91,6 +83,27 @@ async def test_send_test_needs_a_url_and_goes_through_the_outbox(
     m = await merchants.set_webhook_url(conn, merchant.id, "http://127.0.0.1:9/hook")
     event = await events.send_test(conn, m.id, m.webhook_url)
     assert event.type == "webhook.test" and event.webhook_log_id is not None
+    # The outbox, committed: the event row, its pending delivery log and the job that delivers
+    # it, exactly as for a real event.
+    row = await db.fetch_one(
+        conn,
+        "SELECT e.type, l.event, l.status, l.event_id FROM events e"
+        " JOIN webhook_logs l ON l.id = %(log)s WHERE e.id = %(event)s",
+        {"log": event.webhook_log_id, "event": event.id},
+    )
+    assert row == {
+        "type": "webhook.test",
+        "event": "webhook.test",
+        "status": "pending",
+        "event_id": event.id,
+    }
+    jobs = await db.fetch_all(
+        conn,
+        "SELECT args FROM procrastinate_jobs WHERE task_name = 'deliver_webhook'"
+        " AND args->'log_ids' ? %(log)s",
+        {"log": str(event.webhook_log_id)},
+    )
+    assert jobs == [{"args": {"log_ids": [str(event.webhook_log_id)]}}]
 
 
 async def test_a_payments_deliveries_are_its_own_and_its_refunds_newest_first(

@@ -18,7 +18,13 @@ import pytest
 
 from gateway import cache, db, errors, idempotency, keys, merchants, orders, settings
 from tests.conftest import DATABASE_URL, assert_error
-from tests.helpers import UNREACHABLE_REDIS, app_client, new_order, successful_payment
+from tests.helpers import (
+    UNREACHABLE_REDIS,
+    app_client,
+    new_order,
+    successful_payment,
+    wait_until,
+)
 
 
 def _key() -> str:
@@ -283,23 +289,44 @@ async def _thirty_at_once(
     order_id = await new_order(api_client, auth)
     key = _key()
     body = {"order_id": order_id, "method": "upi", "vpa": "asha@okbank"}
-    responses = await asyncio.gather(
-        *(
+
+    def post() -> asyncio.Task[httpx.Response]:
+        return asyncio.create_task(
             api_client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
-            for _ in range(30)
         )
-    )
-    statuses = [r.status_code for r in responses]
-    assert set(statuses) <= {201, 409}, statuses
-    created = [r for r in responses if r.status_code == 201]
-    originals = [r for r in created if "idempotent-replayed" not in r.headers]
-    assert len(originals) == 1
-    assert {r.content for r in created} == {originals[0].content}
-    for r in responses:
-        if r.status_code == 409:
-            assert_error(r, 409, "IDEMPOTENCY_KEY_IN_USE")
-            assert r.headers["retry-after"] == "1"
-    payment_id = originals[0].json()["id"]
+
+    # The race is made certain, not hoped for: this transaction holds the order row, so the
+    # request that claims the key stops inside its own transaction (the payment's foreign key
+    # waits for the row) and all the others arrive while it is still running.
+    async with (
+        await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True) as holder,
+        holder.transaction(),
+    ):
+        await holder.execute("SELECT 1 FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+        tasks = [post() for _ in range(30)]
+
+        async def first_is_waiting_on_the_row() -> bool:
+            n = await _count(
+                conn,
+                "SELECT count(*) AS n FROM pg_stat_activity"
+                " WHERE %(holder)s = ANY(pg_blocking_pids(pid))",
+                holder=holder.info.backend_pid,
+            )
+            return n == 1
+
+        await wait_until(first_is_waiting_on_the_row)
+        await wait_until(lambda: asyncio.sleep(0, sum(t.done() for t in tasks) == 29))
+        waiting = [t for t in tasks if not t.done()]
+        assert len(waiting) == 1
+        # Every other request was answered while the first one ran: 409, come back later.
+        for t in tasks:
+            if t.done():
+                r = t.result()
+                assert_error(r, 409, "IDEMPOTENCY_KEY_IN_USE")
+                assert r.headers["retry-after"] == "1"
+    original = await waiting[0]
+    assert original.status_code == 201 and "idempotent-replayed" not in original.headers
+    payment_id = original.json()["id"]
     n = await _count(conn, "SELECT count(*) AS n FROM payments WHERE order_id = %(o)s", o=order_id)
     assert n == 1
     jobs = await _count(
@@ -309,9 +336,10 @@ async def _thirty_at_once(
         p=payment_id,
     )
     assert jobs == 1
-    # After the race, the same request is a clean replay.
+    # After the race, the same request is a byte-identical replay.
     late = await api_client.post("/api/v1/payments", json=body, headers=_with_key(auth, key))
-    assert late.status_code == 201 and late.content == originals[0].content
+    assert late.status_code == 201 and late.content == original.content
+    assert late.headers["idempotent-replayed"] == "true"
 
 
 async def test_thirty_concurrent_creates_with_one_key_make_one_payment(

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
 
-from gateway import db
+import procrastinate
+import pytest
+
+from gateway import db, queue
 from gateway.jobs import maintenance
+
+
+@pytest.fixture
+async def job_manager(database_url: str) -> AsyncIterator[None]:
+    """The maintenance tasks go through queue.app's job manager. In the test process the first
+    API app to start opens queue.app on its own pool, which is closed when that app stops: which
+    app that was depends on the order the tests ran in. The test gives queue.app a connector of
+    its own instead."""
+    connector = procrastinate.PsycopgConnector(conninfo=database_url)
+    with queue.app.replace_connector(connector):
+        await connector.open_async()
+        try:
+            yield
+        finally:
+            await connector.close_async()
 
 
 async def _finished_job(conn: db.Conn, queue: str, hours_ago: int) -> int:
@@ -31,7 +49,7 @@ async def _finished_job(conn: db.Conn, queue: str, hours_ago: int) -> int:
 
 
 async def test_prune_drops_old_maintenance_jobs_but_keeps_recent_work(
-    api: Any, conn: db.Conn
+    job_manager: None, conn: db.Conn
 ) -> None:
     old_maintenance = await _finished_job(conn, "maintenance", 2)
     old_payment = await _finished_job(conn, "payments", 2)

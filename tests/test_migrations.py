@@ -4,9 +4,7 @@ nothing behind, and a missing database is created."""
 
 from __future__ import annotations
 
-import glob
 import importlib.metadata
-import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -16,31 +14,20 @@ import pytest
 from procrastinate.schema import SchemaManager
 
 from gateway import db, migrations
-from tests import conftest, services
+from tests import conftest, services, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_SQL = ROOT / "db" / "schema.sql"
 PROCRASTINATE_MIGRATION = ROOT / "db" / "migrations" / "0001_procrastinate_3_10_0.sql"
 
-
-def _pg_dump_binary() -> str:
-    """The newest pg_dump around: it must be at least the server's major version."""
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/pg_dump"),
-        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
-    )
-    if candidates:
-        return candidates[-1]
-    found = shutil.which("pg_dump")
-    if found is None:
-        pytest.skip("pg_dump not found on PATH or under /usr/lib/postgresql/*/bin")
-    return found
+# tests/security/test_secrets_at_rest.py dumps the database with the same binary.
+_pg_dump_binary = tools.pg_dump
 
 
 def schema_dump(url: str) -> str:
     out = subprocess.run(
         [
-            _pg_dump_binary(),
+            tools.pg_dump(),
             "--schema-only",
             "--no-owner",
             "--no-privileges",

@@ -6,16 +6,15 @@ import asyncio
 import datetime as dt
 import logging
 import subprocess
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway import db, instruments, payments, settings
-from tests import processes
+from tests import processes, tools
 from tests.conftest import DATABASE_URL, assert_error
-from tests.helpers import VISA, card_body, new_order, new_payment
+from tests.helpers import VISA, card_body, new_order, new_payment, wait_until
 
 
 async def _events(conn: db.Conn, resource_id: str) -> list[str]:
@@ -97,11 +96,29 @@ async def test_concurrent_processing_emits_one_outcome(
         ) as c:
             return await payments.process(c, p["id"], config)
 
-    results = await asyncio.gather(*(run() for _ in range(5)))
-    assert sum(r is not None for r in results) == 1
-    async with await psycopg.AsyncConnection.connect(
-        database, autocommit=True, row_factory=dict_row
-    ) as c:
+    async with (
+        await psycopg.AsyncConnection.connect(database, autocommit=True, row_factory=dict_row) as c,
+        await psycopg.AsyncConnection.connect(database, autocommit=True) as holder,
+    ):
+        # All five are inside `process` at once: they queue on the payment row this
+        # transaction holds, and only then is it released.
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM payments WHERE id = %s FOR UPDATE", (p["id"],))
+            runs = [asyncio.create_task(run()) for _ in range(5)]
+
+            async def all_waiting() -> bool:
+                # The first waits for the holder, the others queue behind the first.
+                row = await db.fetch_one(
+                    c,
+                    "SELECT count(*) AS n FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    " AND query LIKE '%%FROM payments%%FOR UPDATE%%'",
+                )
+                return row is not None and row["n"] == 5
+
+            await wait_until(all_waiting)
+        results = await asyncio.gather(*runs)
+        assert sum(r is not None for r in results) == 1
         assert (await _events(c, p["id"])).count("payment.success") == 1
 
 
@@ -218,40 +235,51 @@ async def test_card_number_and_cvv_are_never_stored_queued_or_logged(
     for row in rows:
         assert VISA not in row["t"] and cvv not in row["t"] and "cvv" not in row["t"]
     dump = subprocess.run(
-        [_pg_dump(), "--data-only", DATABASE_URL], capture_output=True, text=True, check=True
+        [tools.pg_dump(), "--data-only", DATABASE_URL], capture_output=True, text=True, check=True
     ).stdout
     assert VISA not in dump and "4111 1111" not in dump
 
 
-def _pg_dump() -> str:
-    import glob
-    import shutil
-
-    found = (
-        shutil.which("pg_dump")
-        or (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) or [""])[-1]
+async def _job_started_at(conn: db.Conn, job_id: int) -> dt.datetime:
+    """When a worker took the job: procrastinate's own `started` event, in the database's clock
+    (the same clock its `scheduled_at <= now()` fetch condition reads)."""
+    row = await db.fetch_one(
+        conn,
+        "SELECT min(at) AS at FROM procrastinate_events WHERE job_id = %(j)s AND type = 'started'",
+        {"j": job_id},
     )
-    assert found, "pg_dump not found"
-    return found
+    assert row is not None and row["at"] is not None, "the job never started"
+    at: dt.datetime = row["at"]
+    return at
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("succeed", [True, False])
 async def test_real_worker_moves_payment_to_final_state(
-    client: httpx.AsyncClient, auth: dict[str, str], succeed: bool
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, succeed: bool
 ) -> None:
     env = {"TEST_PAYMENT_SUCCESS": "true" if succeed else "false", "TEST_PROCESSING_DELAY": "1000"}
     with processes.worker(env):
         p = await new_payment(client, auth, method="card")
-        started = time.monotonic()
-        status = "pending"
-        while status == "pending" and time.monotonic() - started < 20:
-            await asyncio.sleep(0.2)
-            status = (await client.get(f"/api/v1/payments/{p['id']}", headers=auth)).json()[
-                "status"
-            ]
+
+        async def final() -> str:
+            got = await client.get(f"/api/v1/payments/{p['id']}", headers=auth)
+            status: str = got.json()["status"]
+            return "" if status == "pending" else status
+
+        status = await wait_until(final, timeout=30)
     assert status == ("success" if succeed else "failed")
-    # It ran on the job's clock: not before the 1 s delay.
-    assert time.monotonic() - started >= 0.9
+    # It ran on the job's clock, read from stored timestamps rather than a stopwatch (a worker's
+    # start-up alone outlasts the delay): the job was scheduled 1 s after the payment was made,
+    # and neither the worker's start nor the payment's update came before that.
+    row = await db.fetch_one(
+        conn, "SELECT created_at, updated_at FROM payments WHERE id = %(id)s", {"id": p["id"]}
+    )
+    jobs = await _jobs(conn, p["id"])
+    assert row is not None and len(jobs) == 1 and jobs[0]["status"] == "succeeded"
+    scheduled_at = jobs[0]["scheduled_at"]
+    assert scheduled_at == row["created_at"] + dt.timedelta(seconds=1)
+    assert await _job_started_at(conn, jobs[0]["id"]) >= scheduled_at
+    assert row["updated_at"] >= scheduled_at
     order = (await client.get(f"/api/v1/orders/{p['order_id']}", headers=auth)).json()
     assert order["status"] == ("paid" if succeed else "created")

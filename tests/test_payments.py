@@ -233,7 +233,7 @@ BAD: list[tuple[Any, int, str]] = [
 
 
 @pytest.mark.parametrize(("body", "status", "code"), BAD)
-async def test_invalid_payment_is_rejected_in_contract_order(
+async def test_invalid_payment_is_rejected_with_its_code_and_writes_nothing(
     client: httpx.AsyncClient, auth: dict[str, str], body: dict[str, Any], status: int, code: str
 ) -> None:
     order_id = await new_order(client, auth)
@@ -242,6 +242,92 @@ async def test_invalid_payment_is_rejected_in_contract_order(
     r = await client.post("/api/v1/payments", json=full, headers=auth)
     assert_error(r, status, code)
     # Nothing half-written: no payment exists for the order.
+    listing = (await client.get("/api/v1/payments", headers=auth)).json()
+    assert listing["total"] == 0
+
+
+EXPIRED = {"expiry_month": "01", "expiry_year": "2020"}
+BAD_LUHN = "4111111111111112"
+
+# Each body fails two or more of the contract's checks (order → method → VPA / card fields →
+# Luhn → expiry); the first of them in that order decides the answer.
+SEVERAL_FAULTS: list[tuple[str, dict[str, Any], int, str, str]] = [
+    (
+        "unknown order before bad method",
+        {"order_id": "order_0000000000000000", "method": "cash"},
+        404,
+        "NOT_FOUND_ERROR",
+        "",
+    ),
+    (
+        "bad method before bad vpa",
+        {"method": "cash", "vpa": "not a vpa"},
+        400,
+        "BAD_REQUEST_ERROR",
+        "Invalid payment method",
+    ),
+    (
+        "missing vpa before the card a upi payment does not use",
+        {"method": "upi", "card": {"number": BAD_LUHN, **EXPIRED, "cvv": "1"}},
+        400,
+        "BAD_REQUEST_ERROR",
+        "vpa is required",
+    ),
+    (
+        "missing card field before bad luhn and expiry",
+        {"method": "card", "card": {"number": BAD_LUHN, **EXPIRED}},
+        400,
+        "BAD_REQUEST_ERROR",
+        "Missing card fields: cvv",
+    ),
+    (
+        "bad cvv before bad luhn and expiry",
+        {"method": "card", "card": {"number": BAD_LUHN, **EXPIRED, "cvv": "12"}},
+        400,
+        "BAD_REQUEST_ERROR",
+        "Invalid CVV",
+    ),
+    (
+        "bad luhn before expiry",
+        {"method": "card", "card": {"number": BAD_LUHN, **EXPIRED, "cvv": "123"}},
+        400,
+        "INVALID_CARD",
+        "Invalid card number",
+    ),
+    (
+        "too few digits before expiry",
+        {"method": "card", "card": {"number": "411111", **EXPIRED, "cvv": "123"}},
+        400,
+        "INVALID_CARD",
+        "Invalid card number",
+    ),
+    (
+        "flat form: bad luhn before expiry",
+        {"method": "card", "card_number": BAD_LUHN, "card_expiry": "01/20", "card_cvv": "123"},
+        400,
+        "INVALID_CARD",
+        "Invalid card number",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "description"),
+    [case[1:] for case in SEVERAL_FAULTS],
+    ids=[case[0] for case in SEVERAL_FAULTS],
+)
+async def test_invalid_payment_is_rejected_in_contract_order(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    body: dict[str, Any],
+    status: int,
+    code: str,
+    description: str,
+) -> None:
+    order_id = await new_order(client, auth)
+    r = await client.post("/api/v1/payments", json={"order_id": order_id, **body}, headers=auth)
+    error = assert_error(r, status, code)["error"]
+    assert error["description"].startswith(description), error
     listing = (await client.get("/api/v1/payments", headers=auth)).json()
     assert listing["total"] == 0
 

@@ -23,6 +23,7 @@ import pytest
 
 from gateway import settings
 from tests import conftest, services
+from tests.helpers import wait_until_sync
 
 # What `gateway run` starts: the API (one uvicorn process, which forks its own), the dashboard,
 # the checkout page and the configured number of worker processes.
@@ -169,14 +170,21 @@ def fresh_database() -> Iterator[str]:
 
 
 def test_gateway_run_serves_health_and_sigterm_stops_every_child(
-    runs: list[Run], tmp_path: Path
+    runs: list[Run], fresh_database: str, tmp_path: Path
 ) -> None:
-    run = start_run(dict(os.environ), tmp_path / "run.log")
+    # A database of its own: on the session's, a heartbeat row left by another test's worker
+    # made /health say "running" before this run's own children were up.
+    run = start_run({**os.environ, "DATABASE_URL": fresh_database}, tmp_path / "run.log")
     runs.append(run)
     run.wait_healthy()
     for name in ("DASHBOARD", "CHECKOUT"):
-        r = httpx.get(f"http://127.0.0.1:{run.ports[name]}/", timeout=2)
-        assert r.status_code < 500, name
+
+        def answers(port: str = run.ports[name]) -> int:
+            with suppress(httpx.HTTPError):
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
+            return 0
+
+        assert wait_until_sync(answers, timeout=READY_SECONDS, what=name) < 500, name
     kids = run.children()
     assert len(kids) == CHILDREN  # API, dashboard, checkout, the workers
 

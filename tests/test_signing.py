@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 
@@ -12,6 +11,7 @@ import standardwebhooks
 
 from gateway import merchants
 from gateway.webhooks import signing, verify
+from tests import tools
 
 SECRET = merchants.new_webhook_secret()
 
@@ -27,8 +27,8 @@ def test_payload_is_compact_utf8_with_integers() -> None:
     assert body == expected.encode()
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_payload_is_byte_identical_to_javascript_json_stringify() -> None:
+    node = tools.require("node")
     data = {
         "payment": {
             "id": "pay_x",
@@ -40,7 +40,7 @@ def test_payload_is_byte_identical_to_javascript_json_stringify() -> None:
     body = signing.payload_bytes("payment.created", 1, data)
     js = subprocess.run(
         [
-            "node",
+            node,
             "-e",
             "let s='';process.stdin.on('data',d=>s+=d)"
             ".on('end',()=>process.stdout.write(JSON.stringify(JSON.parse(s))))",

@@ -178,10 +178,26 @@ async def test_retry_resets_attempts_and_schedules_now(
     assert r.json() == {"id": log_id, "status": "pending", "message": "Webhook retry scheduled"}
     row = await db.fetch_one(
         conn,
-        "SELECT attempts, status, generation FROM webhook_logs WHERE id = %(id)s",
+        "SELECT attempts, status, generation, next_retry_at <= now() AS due FROM webhook_logs"
+        " WHERE id = %(id)s",
         {"id": log_id},
     )
-    assert row == {"attempts": 0, "status": "pending", "generation": 1}
+    assert row == {"attempts": 0, "status": "pending", "generation": 1, "due": True}
+    # "Now" is the job the retry committed: attempt 0 of the new generation, due at once (no
+    # scheduled_at: a worker takes it on its next fetch).
+    jobs = await db.fetch_all(
+        conn,
+        "SELECT args, status::text AS status, scheduled_at FROM procrastinate_jobs"
+        " WHERE task_name = 'deliver_webhook' AND args->>'log_id' = %(id)s",
+        {"id": log_id},
+    )
+    assert jobs == [
+        {
+            "args": {"log_id": log_id, "generation": 1, "attempt": 0},
+            "status": "todo",
+            "scheduled_at": None,
+        }
+    ]
 
 
 async def test_rotation_keeps_the_old_secret_for_the_overlap(

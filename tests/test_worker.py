@@ -1,11 +1,10 @@
-"""A real procrastinate worker process against the test database: /health and
+"""A real procrastinate worker process against a database of the test's own (e2e): /health and
 /api/v1/test/jobs/status follow its heartbeats, job counts come from the real job table, and a job
 left in `doing` by a SIGKILLed worker is re-queued by the maintenance task and completes."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,9 +14,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from gateway import cli, db, queue, settings
+from gateway import db, queue, settings
+from tests import processes
+from tests.helpers import app_client, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
 T = TypeVar("T")
 
 # Small timings so the test sees "stopped" and stalled jobs within seconds, not the 15 s default.
@@ -38,19 +40,13 @@ class Workers:
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"worker-{len(self.started)}.log").open("wb")
-        process = subprocess.Popen(
-            [
-                *cli.worker_command(),
+        with (self.log_dir / f"worker-{len(self.started)}.log").open("wb") as log:
+            process = processes.spawn_worker(
+                WORKER_ENV,
                 # Only our queues: jobs other tests left behind are not this test's business.
-                "--queues=tests,maintenance",
-            ],
-            env={**os.environ, **WORKER_ENV},
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        log.close()
+                args=["--queues=tests,maintenance"],
+                output=log,
+            )
         self.started.append(process)
         return process
 
@@ -72,9 +68,14 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-def short_stall(config: settings.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API process judges heartbeats with the same small timeout as the test workers."""
-    monkeypatch.setattr(config, "stalled_worker_seconds", STALLED_SECONDS)
+async def client(config: settings.Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on this test's database, judging heartbeats with the test workers' small stall
+    timeout."""
+    own = config.model_copy(
+        update={"database_url": database_url, "stalled_worker_seconds": STALLED_SECONDS}
+    )
+    async with app_client(own) as c:
+        yield c
 
 
 async def eventually(
@@ -83,14 +84,18 @@ async def eventually(
     workers: Workers,
     timeout: float = 15,
 ) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if ok(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"condition not met in {timeout}s; last value {value!r}\n{workers.logs()}")
-        await asyncio.sleep(0.2)
+    """helpers.wait_until for `ok(probe())`, failing with the workers' logs."""
+    last: list[T] = []
+
+    async def met() -> bool:
+        last[:] = [await probe()]
+        return ok(last[0])
+
+    try:
+        await wait_until(met, timeout)
+    except AssertionError:
+        pytest.fail(f"condition not met in {timeout}s; last value {last!r}\n{workers.logs()}")
+    return last[0]
 
 
 async def _status(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -127,18 +132,20 @@ async def parked_jobs(conn: db.Conn) -> AsyncIterator[list[int]]:
     await conn.execute("DELETE FROM procrastinate_jobs WHERE id = ANY(%(ids)s)", {"ids": ids})
 
 
+async def _worker_ids(conn: db.Conn) -> list[int]:
+    rows = await db.fetch_all(conn, "SELECT id FROM procrastinate_workers ORDER BY id")
+    return [r["id"] for r in rows]
+
+
 async def test_status_and_health_follow_a_real_worker_and_the_job_table(
     client: httpx.AsyncClient,
     conn: db.Conn,
     workers: Workers,
-    short_stall: None,
     parked_jobs: list[int],
 ) -> None:
-    # Workers of earlier tests (a SIGKILLed one leaves its heartbeat row) count as running
-    # until their last heartbeat is older than the stall timeout; wait that out first.
-    before = await eventually(
-        lambda: _status(client), lambda s: s["worker_status"] == "stopped", workers
-    )
+    # The test's own database: no worker has ever run on it.
+    before = await _status(client)
+    assert before["worker_status"] == "stopped"
     assert await _health_worker(client) == "stopped"
     for key in ("pending", "processing", "completed", "failed"):
         assert type(before[key]) is int, before
@@ -169,10 +176,15 @@ async def test_status_and_health_follow_a_real_worker_and_the_job_table(
     assert after["completed"] >= before["completed"] + 1
     assert (await _job(conn, parked_jobs[-1]))["status"] == "todo"  # not on its queues
 
-    # A graceful stop unregisters the worker: "stopped" at once, not after the timeout.
+    # A graceful stop unregisters the worker: its row is gone and the API says "stopped" the
+    # moment the process has exited, without waiting out the stall timeout (a worker that only
+    # stopped heartbeating would still count as running for up to STALLED_SECONDS).
+    registered = await _worker_ids(conn)
+    assert len(registered) == 1, registered
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=15) == 0, workers.logs()
-    await eventually(lambda: _health_worker(client), lambda w: w == "stopped", workers, 5)
+    assert await _worker_ids(conn) == []
+    assert await _health_worker(client) == "stopped"
     assert (await _status(client))["worker_status"] == "stopped"
 
 
@@ -180,7 +192,6 @@ async def test_a_job_of_a_killed_worker_is_requeued_and_completes(
     client: httpx.AsyncClient,
     conn: db.Conn,
     workers: Workers,
-    short_stall: None,
     tmp_path: Path,
 ) -> None:
     started, release, done = (tmp_path / n for n in ("started", "release", "done"))
@@ -213,12 +224,23 @@ async def test_a_job_of_a_killed_worker_is_requeued_and_completes(
     )
     assert started.read_text().splitlines() == ["started", "started"]  # ran again, to the end
     assert done.read_text() == "done\n"
-    requeued = await db.fetch_one(
+    # This job, not some other: it went from `doing` back to `todo` (retry_job, what
+    # maintenance.requeue_stalled calls) and was started a second time. Nothing else moves a
+    # job back to `todo`: the task has no retries and never failed.
+    history = await db.fetch_all(
         conn,
-        "SELECT count(*) AS n FROM procrastinate_jobs"
-        " WHERE task_name = 'maintenance.requeue_stalled' AND status = 'succeeded'",
+        "SELECT type::text AS type FROM procrastinate_events WHERE job_id = %(j)s ORDER BY id",
+        {"j": job_id},
     )
-    assert requeued is not None and requeued["n"] >= 1
+    types = [h["type"] for h in history]
+    assert types == [
+        "deferred",
+        "started",
+        "scheduled",  # retry_job sets scheduled_at (to now) ...
+        "deferred_for_retry",  # ... and moves the job from doing back to todo
+        "started",
+        "succeeded",
+    ], types
 
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=15) == 0, workers.logs()

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from gateway import db, merchants, settings
 from gateway.dashboard import app as dashboard
+from tests.helpers import new_merchant
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -71,10 +72,7 @@ async def owner(
 ) -> merchants.NewMerchant:
     """A fresh merchant whose dashboard password is PASSWORD, with its secrets in clear (as
     `merchants.create` returns them once)."""
-    suffix = os.urandom(6).hex()
-    created = await merchants.create(
-        conn, name=f"Shop {suffix}", email=f"shop{suffix}@example.com", config=config
-    )
+    created = await new_merchant(conn, config=config)
     await conn.execute(
         "UPDATE merchants SET password_hash = %(h)s WHERE id = %(id)s",
         {"h": password_hash, "id": created.id},

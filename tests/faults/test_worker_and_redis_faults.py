@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,10 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import db, merchants, payments, settings
-from gateway.api import app as app_module
+from gateway import db, payments, settings
 from tests import processes
-from tests.helpers import new_order
+from tests.helpers import (
+    UNREACHABLE_REDIS,
+    app_client,
+    auth_of,
+    new_merchant,
+    new_order,
+    wait_until,
+)
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -34,13 +38,9 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
         "GATEWAY_WORKER_HEARTBEAT_INTERVAL": "1",
         "TEST_PROCESSING_DELAY": "500",
     }
-    suffix = os.urandom(6).hex()
-    m = await merchants.create(
-        conn, name="Crash", email=f"c{suffix}@example.com", config=settings.get()
-    )
-    auth = {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
     with Receiver() as receiver:
-        await merchants.set_webhook_url(conn, m.id, receiver.url + "/ok")
+        m = await new_merchant(conn, name="Crash", webhook_url=receiver.url + "/gate")
+        auth = auth_of(m)
         ids = []
         for _ in range(60):
             order_id = await new_order(client, auth, 1000)
@@ -51,35 +51,57 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
             )
             ids.append(r.json()["id"])
         first = processes.spawn_worker(env)
-        deadline = time.monotonic() + 30
-        while len(receiver.on("/ok")) < 60 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        try:
+            await wait_until(
+                lambda: asyncio.sleep(0, len(receiver.on("/gate")) >= 60), 60, step=0.05
+            )
+            # Deliveries now wait at the receiver: the kill lands while they are in flight.
+            receiver.close_gate()
+            await wait_until(lambda: asyncio.sleep(0, receiver.holding() >= 1), 30, step=0.05)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        at_kill = {r.headers["webhook-id"] for r in receiver.on("/gate")}
+        doing = await db.fetch_one(
+            conn, "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'doing'"
+        )
+        # The kill interrupted work: jobs left `doing` by the dead worker, events undelivered.
+        assert doing is not None and doing["n"] >= 1
+        assert len(at_kill) < 180
+        receiver.open_gate()
         with processes.worker(env):
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+
+            async def settled() -> bool:
                 rows = await db.fetch_all(
-                    conn,
-                    "SELECT status FROM payments WHERE id = ANY(%(ids)s)",
-                    {"ids": ids},
+                    conn, "SELECT status FROM payments WHERE id = ANY(%(ids)s)", {"ids": ids}
                 )
                 committed = await db.fetch_all(
                     conn, "SELECT id FROM events WHERE merchant_id = %(m)s", {"m": m.id}
                 )
-                seen = {r.headers["webhook-id"] for r in receiver.on("/ok")}
-                if {r["status"] for r in rows} == {"success"} and {
-                    e["id"] for e in committed
-                } <= seen:
-                    break
-                await asyncio.sleep(0.5)
-    assert {r["status"] for r in rows} == {"success"}
+                seen = {r.headers["webhook-id"] for r in receiver.on("/gate")}
+                # ... and every job finished: the dead worker's too, once re-queued.
+                unfinished = await db.fetch_one(
+                    conn,
+                    "SELECT count(*) AS n FROM procrastinate_jobs"
+                    " WHERE status IN ('todo', 'doing') AND queue_name <> 'maintenance'",
+                )
+                return (
+                    {r["status"] for r in rows} == {"success"}
+                    and {e["id"] for e in committed} <= seen
+                    and unfinished is not None
+                    and unfinished["n"] == 0
+                )
+
+            await wait_until(settled, 90, step=0.5, what="every payment final and delivered")
+    committed = await db.fetch_all(
+        conn, "SELECT id FROM events WHERE merchant_id = %(m)s", {"m": m.id}
+    )
     assert len(committed) == 180
-    delivered = [r.headers["webhook-id"] for r in receiver.on("/ok")]
+    delivered = [r.headers["webhook-id"] for r in receiver.on("/gate")]
     assert {e["id"] for e in committed} <= set(delivered)
     success_events = Counter(
         json.loads(r.body)["data"]["payment"]["id"]
-        for r in receiver.on("/ok")
+        for r in receiver.on("/gate")
         if json.loads(r.body)["event"] == "payment.success"
     )
     assert set(success_events) == set(ids)
@@ -87,18 +109,19 @@ async def test_worker_sigkill_mid_pipeline_every_payment_final_every_event_deliv
     out = Path(__file__).resolve().parents[2] / "test-output"
     out.mkdir(exist_ok=True)
     (out / "worker-sigkill-pipeline.txt").write_text(
-        f"60 payments, 180 events, {len(delivered)} deliveries, {duplicates} duplicates\n"
+        f"60 payments, 180 events, {len(at_kill)} received and {doing['n']} jobs in progress at"
+        f" the kill, {len(delivered)} deliveries, {duplicates} duplicates\n"
     )
 
 
 @pytest.fixture
-async def no_redis(config: settings.Settings) -> AsyncIterator[httpx.AsyncClient]:
-    down = config.model_copy(update={"redis_url": f"redis://127.0.0.1:{processes.free_port()}/0"})
-    application = app_module.create_app(down)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            yield c
+async def no_redis(
+    config: settings.Settings, database_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on this test's database with nothing listening at its Redis URL."""
+    down = config.model_copy(update={"redis_url": UNREACHABLE_REDIS, "database_url": database_url})
+    async with app_client(down) as c:
+        yield c
 
 
 async def test_redis_unreachable_under_load_payments_idempotency_and_refunds_stay_correct(

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from gateway import merchants
-from tests import processes
+from tests import processes, tools
 
 pytestmark = pytest.mark.e2e
 
@@ -25,12 +24,7 @@ FAST = {"GATEWAY_REFUND_DELAY_MIN": "300", "GATEWAY_REFUND_DELAY_MAX": "500"}
 
 
 def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI", "").lower() in ("1", "true"):
-            pytest.fail(f"{name} is required under CI to run the Node SDK test")
-        pytest.skip(f"{name} is not installed")
-    return found
+    return tools.require(name)
 
 
 def _install(npm: str) -> None:

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests import processes, services
+from tests import conftest, processes, tools
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -95,53 +93,21 @@ class Stack:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if CHROMIUM.exists():
+    # Skipped before any server starts when Chromium is missing; in CI the `browser` fixture
+    # fails instead (tools.require_chromium).
+    reason = tools.chromium_missing()
+    if reason is None or tools.in_ci():
         return
-    skip = pytest.mark.skip(reason=f"browser tests need Debian's Chromium at {CHROMIUM}")
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
         if "ui" in item.keywords:
             item.add_marker(skip)
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"{url} did not come up")
-        time.sleep(0.1)
-
-
 @contextlib.contextmanager
 def _checkout_server(port: int, env: dict[str, str]) -> Iterator[str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gateway.checkout.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        cwd=processes.ROOT,
-        env=processes._env(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(base + "/health", process)
+    with processes.web_app(processes.CHECKOUT_FACTORY, env, port=port) as base:
         yield base
-    finally:
-        processes.stop(process)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -187,7 +153,12 @@ def _running_stack(site: Path, extra_env: dict[str, str] | None = None) -> Itera
 
 @pytest.fixture(scope="session")
 def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with _running_stack(tmp_path_factory.mktemp("merchant")) as running:
+    """On a database of its own (a template copy): its worker runs the browser tests' jobs, not
+    the backlog that the other tests left in the session's."""
+    with (
+        conftest.template_copy() as url,
+        _running_stack(tmp_path_factory.mktemp("merchant"), {"DATABASE_URL": url}) as running,
+    ):
         yield running
 
 
@@ -196,22 +167,10 @@ def declining_stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> 
     """A second stack whose bank declines every payment (TEST_PAYMENT_SUCCESS=false), on a
     database of its own: a worker sharing the session's job queue would take the session's
     payments too, and which worker runs a job is a race."""
-    name = services.fresh_database_name()
-    url = services.with_database(database, name)
-    env = {"DATABASE_URL": url, "TEST_PAYMENT_SUCCESS": "false"}
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "migrate"],
-            cwd=processes.ROOT,
-            env=processes._env(env),
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
+    with conftest.template_copy() as url:
+        env = {"DATABASE_URL": url, "TEST_PAYMENT_SUCCESS": "false"}
         with _running_stack(tmp_path_factory.mktemp("declining-merchant"), env) as running:
             yield running
-    finally:
-        services.drop_database(database, name)
 
 
 # Module scope, not session: while sync Playwright runs, its event loop counts as running in
@@ -219,9 +178,10 @@ def declining_stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> 
 # loop while another loop is running".
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    executable = tools.require_chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
         )
         yield chromium
         chromium.close()

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -19,12 +14,12 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from gateway import db, merchants, settings
-from tests import processes
+from tests import processes, tools
+from tests.helpers import auth_of, new_merchant, wait_until
 from tests.receiver import Receiver
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = processes.ROOT / "test-output"
 PASSWORD = "ui-test-password"
 CHROME_ARGS = [
@@ -39,45 +34,14 @@ CHROME_ARGS = [
 
 @contextlib.contextmanager
 def dashboard_server(api_url: str) -> Iterator[str]:
-    port = processes.free_port()
-    env = {**os.environ, "GATEWAY_PUBLIC_API_URL": api_url}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gateway.dashboard.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        cwd=processes.ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("dashboard server did not start")
-            time.sleep(0.1)
+    env = {"GATEWAY_PUBLIC_API_URL": api_url}
+    with processes.web_app(processes.DASHBOARD_FACTORY, env) as base:
         yield base
-    finally:
-        processes.stop(process)
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[str, str, Receiver]]:
+@pytest.fixture
+def stack(database_url: str) -> Iterator[tuple[str, str, Receiver]]:
+    """On the test's own database (e2e: `database_url` is DATABASE_URL for these processes)."""
     with (
         Receiver() as receiver,
         processes.worker(),
@@ -89,23 +53,14 @@ def stack() -> Iterator[tuple[str, str, Receiver]]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium not installed")
+    executable = tools.require_chromium()
     async with async_playwright() as p:
         p.selectors.set_test_id_attribute("data-test-id")
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        b = await p.chromium.launch(executable_path=executable, headless=True, args=CHROME_ARGS)
         try:
             yield b
         finally:
             await b.close()
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.25)
 
 
 async def _shot(page: Page, name: str) -> None:
@@ -127,15 +82,8 @@ async def test_merchant_day_in_the_dashboard(
     stack: tuple[str, str, Receiver], browser: Browser, conn: db.Conn
 ) -> None:
     api, dash, receiver = stack
-    suffix = os.urandom(5).hex()
-    m = await merchants.create(
-        conn,
-        name="Chai & Co",
-        email=f"ui{suffix}@example.com",
-        password=PASSWORD,
-        config=settings.get(),
-    )
-    auth = {"X-Api-Key": m.api_key, "X-Api-Secret": m.api_secret}
+    m = await new_merchant(conn, name="Chai & Co", password=PASSWORD)
+    auth = auth_of(m)
 
     # Three payments through the real API; the worker settles them.
     async with httpx.AsyncClient(base_url=api, headers=auth, timeout=10) as c:
@@ -165,7 +113,7 @@ async def test_merchant_day_in_the_dashboard(
             page = (await c.get("/api/v1/payments?limit=100")).json()
             return all(p["status"] != "pending" for p in page["data"])
 
-        await _until(settled)
+        await wait_until(settled)
         listing = (await c.get("/api/v1/payments?limit=100")).json()
     api_total = listing["total"]
     api_success = [p for p in listing["data"] if p["status"] == "success"]
@@ -284,7 +232,7 @@ async def test_merchant_day_in_the_dashboard(
         got = [r for r in receiver.on("/ok") if b'"webhook.test"' in r.body]
         return len(got) == 2
 
-    await _until(redelivered)
+    await wait_until(redelivered)
     again = [r for r in receiver.on("/ok") if b'"webhook.test"' in r.body]
     assert again[0].headers["webhook-id"] == again[1].headers["webhook-id"]
 
