@@ -183,11 +183,11 @@ async def test_retry_resets_attempts_and_schedules_now(
         {"id": log_id},
     )
     assert row == {"attempts": 0, "status": "pending", "generation": 1, "due": True}
-    # "Now" is the job the retry committed: attempt 0 of the new generation, due at once (no
-    # scheduled_at: a worker takes it on its next fetch).
+    # "Now" is the job the retry committed: attempt 0 of the new generation, due at once (its
+    # scheduled_at is the retry's own moment: a worker takes it on its next fetch).
     jobs = await db.fetch_all(
         conn,
-        "SELECT args, status::text AS status, scheduled_at FROM procrastinate_jobs"
+        "SELECT args, status::text AS status, scheduled_at <= now() AS due FROM procrastinate_jobs"
         " WHERE task_name = 'deliver_webhook' AND args->>'log_id' = %(id)s",
         {"id": log_id},
     )
@@ -195,7 +195,7 @@ async def test_retry_resets_attempts_and_schedules_now(
         {
             "args": {"log_id": log_id, "generation": 1, "attempt": 0},
             "status": "todo",
-            "scheduled_at": None,
+            "due": True,
         }
     ]
 
