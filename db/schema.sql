@@ -267,7 +267,7 @@ CREATE FUNCTION gateway_payment_event(event text, ts bigint, p payments) RETURNS
     RETURN '{"event":' || gateway_text_json(event) || ',"timestamp":' || ts
         || ',"data":{"payment":' || gateway_payment_json(p) || '}}';
 
--- 0012: exact totals and job counts kept by triggers (see the migration for why and how).
+-- 0012: exact totals kept by triggers (see the migration for why and how).
 CREATE TABLE row_counts (
     merchant_id uuid NOT NULL,
     list text NOT NULL CHECK (list IN ('orders', 'payments', 'refunds', 'webhook_logs')),
@@ -278,13 +278,6 @@ CREATE TABLE row_counts (
     n bigint NOT NULL,
     amount bigint NOT NULL,
     PRIMARY KEY (merchant_id, list, status, kind, slot)
-);
-
-CREATE TABLE job_counts (
-    status text NOT NULL,
-    slot smallint NOT NULL,
-    n bigint NOT NULL,
-    PRIMARY KEY (status, slot)
 );
 
 -- New rows, a statement at a time (one payment and its events and jobs insert several rows):
@@ -303,10 +296,6 @@ BEGIN
         SELECT merchant_id, 'webhook_logs', status, event, pg_backend_pid() % 16, count(*), 0
         FROM inserted GROUP BY merchant_id, status, event
         ON CONFLICT (merchant_id, list, status, kind, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSIF TG_TABLE_NAME = 'procrastinate_jobs' THEN
-        INSERT INTO job_counts AS c (status, slot, n)
-        SELECT status::text, pg_backend_pid() % 16, count(*) FROM inserted GROUP BY status
-        ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
     ELSE  -- orders, refunds
         INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
         SELECT merchant_id, TG_TABLE_NAME, status, '', pg_backend_pid() % 16, count(*), 0
@@ -324,11 +313,7 @@ CREATE FUNCTION gateway_count_moved() RETURNS trigger
 DECLARE
     my_slot smallint := pg_backend_pid() % 16;
 BEGIN
-    IF TG_TABLE_NAME = 'procrastinate_jobs' THEN
-        INSERT INTO job_counts AS c (status, slot, n)
-        VALUES (OLD.status::text, my_slot, -1), (NEW.status::text, my_slot, 1)
-        ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSIF TG_TABLE_NAME = 'payments' THEN
+    IF TG_TABLE_NAME = 'payments' THEN
         INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
         VALUES (OLD.merchant_id, 'payments', OLD.status, OLD.method, my_slot, -1, -OLD.amount),
                (NEW.merchant_id, 'payments', NEW.status, NEW.method, my_slot, 1, NEW.amount)
@@ -349,17 +334,6 @@ BEGIN
 END;
 $$;
 
--- Deleted jobs (procrastinate's pruning deletes thousands at once): one upsert per status.
-CREATE FUNCTION gateway_count_deleted_jobs() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO job_counts AS c (status, slot, n)
-    SELECT status::text, pg_backend_pid() % 16, -count(*) FROM deleted GROUP BY status
-    ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-    RETURN NULL;
-END;
-$$;
-
 CREATE TRIGGER orders_counted AFTER INSERT ON orders
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
 CREATE TRIGGER orders_recounted AFTER UPDATE OF status ON orders
@@ -376,12 +350,6 @@ CREATE TRIGGER webhook_logs_counted AFTER INSERT ON webhook_logs
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
 CREATE TRIGGER webhook_logs_recounted AFTER UPDATE OF status ON webhook_logs
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
-CREATE TRIGGER procrastinate_jobs_counted AFTER INSERT ON procrastinate_jobs
-    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
-CREATE TRIGGER procrastinate_jobs_recounted AFTER UPDATE OF status ON procrastinate_jobs
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
-CREATE TRIGGER procrastinate_jobs_uncounted AFTER DELETE ON procrastinate_jobs
-    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_deleted_jobs();
 
 
 -- 0013: per-merchant status (and event) indexes for filtered list pages.

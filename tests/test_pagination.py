@@ -12,7 +12,7 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from gateway import db, jobstatus, merchants, payments, refunds, settings
+from gateway import db, merchants, payments, refunds, settings
 from tests.conftest import assert_error
 from tests.helpers import new_order, new_payment
 
@@ -234,45 +234,3 @@ async def test_totals_stay_exact_under_concurrent_writers(
     assert (await client.get("/api/v1/orders", params={"status": "paid"}, headers=auth)).json()[
         "total"
     ] == 12
-
-
-async def test_job_counts_follow_inserts_status_changes_and_deletes(
-    conn: db.Conn, config: settings.Settings
-) -> None:
-    async def real() -> dict[str, int]:
-        rows = await db.fetch_all(
-            conn, "SELECT status::text AS s, count(*) AS n FROM procrastinate_jobs GROUP BY 1"
-        )
-        return {r["s"]: int(r["n"]) for r in rows}
-
-    def shown(status: jobstatus.JobStatus) -> dict[str, int]:
-        return {
-            "todo": status.pending,
-            "doing": status.processing,
-            "succeeded": status.completed,
-            "failed": status.failed,
-        }
-
-    def same(a: dict[str, int], b: dict[str, int]) -> bool:
-        return all(a.get(k, 0) == b.get(k, 0) for k in ("todo", "doing", "succeeded", "failed"))
-
-    await conn.execute(
-        "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
-        " SELECT 'count_test', 'noop', '{}' FROM generate_series(1, 5)"
-    )
-    assert same(shown(await jobstatus.counts(conn, config)), await real())
-    await conn.execute(
-        "UPDATE procrastinate_jobs SET status = 'doing'"
-        " WHERE queue_name = 'count_test' AND id % 2 = 0"
-    )
-    await conn.execute(
-        "UPDATE procrastinate_jobs SET status = 'succeeded'"
-        " WHERE queue_name = 'count_test' AND status = 'doing'"
-    )
-    await conn.execute(
-        "UPDATE procrastinate_jobs SET status = 'failed'"
-        " WHERE queue_name = 'count_test' AND status = 'todo' AND id % 3 = 0"
-    )
-    assert same(shown(await jobstatus.counts(conn, config)), await real())
-    await conn.execute("DELETE FROM procrastinate_jobs WHERE queue_name = 'count_test'")
-    assert same(shown(await jobstatus.counts(conn, config)), await real())

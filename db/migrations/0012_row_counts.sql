@@ -1,10 +1,13 @@
--- Exact list totals, dashboard stats and job counts without counting rows.
+-- Exact list totals and dashboard stats without counting rows.
 --
 -- A list's `total` was count(*) OVER () of the merchant's whole table (0.3-0.6 s at a million
--- payments) and the dashboard's stats and /api/v1/test/jobs/status aggregated whole tables.
+-- payments) and the dashboard's stats aggregated the whole payments table.
 -- Instead, triggers keep counts in the same transaction as the rows they count: by merchant,
 -- list, status and one more dimension (a payment's method, a delivery's event), with the sum of
 -- amounts for payments. A total is then a sum over a handful of counter rows, exact.
+--
+-- procrastinate_jobs is not counted: every job would pay three counter upserts (insert, doing,
+-- done) for the demo-only /api/v1/test/jobs/status, which production does not serve.
 --
 -- Counter rows are split into slots by backend (pg_backend_pid() % 16), so concurrent
 -- transactions of one merchant, on different connections, update different rows instead of
@@ -20,13 +23,6 @@ CREATE TABLE row_counts (
     n bigint NOT NULL,
     amount bigint NOT NULL,
     PRIMARY KEY (merchant_id, list, status, kind, slot)
-);
-
-CREATE TABLE job_counts (
-    status text NOT NULL,
-    slot smallint NOT NULL,
-    n bigint NOT NULL,
-    PRIMARY KEY (status, slot)
 );
 
 -- New rows, a statement at a time (one payment and its events and jobs insert several rows):
@@ -45,10 +41,6 @@ BEGIN
         SELECT merchant_id, 'webhook_logs', status, event, pg_backend_pid() % 16, count(*), 0
         FROM inserted GROUP BY merchant_id, status, event
         ON CONFLICT (merchant_id, list, status, kind, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSIF TG_TABLE_NAME = 'procrastinate_jobs' THEN
-        INSERT INTO job_counts AS c (status, slot, n)
-        SELECT status::text, pg_backend_pid() % 16, count(*) FROM inserted GROUP BY status
-        ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
     ELSE  -- orders, refunds
         INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
         SELECT merchant_id, TG_TABLE_NAME, status, '', pg_backend_pid() % 16, count(*), 0
@@ -66,11 +58,7 @@ CREATE FUNCTION gateway_count_moved() RETURNS trigger
 DECLARE
     my_slot smallint := pg_backend_pid() % 16;
 BEGIN
-    IF TG_TABLE_NAME = 'procrastinate_jobs' THEN
-        INSERT INTO job_counts AS c (status, slot, n)
-        VALUES (OLD.status::text, my_slot, -1), (NEW.status::text, my_slot, 1)
-        ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSIF TG_TABLE_NAME = 'payments' THEN
+    IF TG_TABLE_NAME = 'payments' THEN
         INSERT INTO row_counts AS c (merchant_id, list, status, kind, slot, n, amount)
         VALUES (OLD.merchant_id, 'payments', OLD.status, OLD.method, my_slot, -1, -OLD.amount),
                (NEW.merchant_id, 'payments', NEW.status, NEW.method, my_slot, 1, NEW.amount)
@@ -91,19 +79,8 @@ BEGIN
 END;
 $$;
 
--- Deleted jobs (procrastinate's pruning deletes thousands at once): one upsert per status.
-CREATE FUNCTION gateway_count_deleted_jobs() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO job_counts AS c (status, slot, n)
-    SELECT status::text, pg_backend_pid() % 16, -count(*) FROM deleted GROUP BY status
-    ON CONFLICT (status, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-    RETURN NULL;
-END;
-$$;
-
 -- No write may slip between the backfill below and the triggers taking effect.
-LOCK TABLE orders, payments, refunds, webhook_logs, procrastinate_jobs IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE orders, payments, refunds, webhook_logs IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE TRIGGER orders_counted AFTER INSERT ON orders
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
@@ -121,12 +98,6 @@ CREATE TRIGGER webhook_logs_counted AFTER INSERT ON webhook_logs
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
 CREATE TRIGGER webhook_logs_recounted AFTER UPDATE OF status ON webhook_logs
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
-CREATE TRIGGER procrastinate_jobs_counted AFTER INSERT ON procrastinate_jobs
-    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_inserted();
-CREATE TRIGGER procrastinate_jobs_recounted AFTER UPDATE OF status ON procrastinate_jobs
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION gateway_count_moved();
-CREATE TRIGGER procrastinate_jobs_uncounted AFTER DELETE ON procrastinate_jobs
-    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION gateway_count_deleted_jobs();
 
 -- What exists already, in slot 0.
 INSERT INTO row_counts (merchant_id, list, status, kind, slot, n, amount)
@@ -137,5 +108,3 @@ UNION ALL
 SELECT merchant_id, 'refunds', status, '', 0, count(*), 0 FROM refunds GROUP BY 1, 3
 UNION ALL
 SELECT merchant_id, 'webhook_logs', status, event, 0, count(*), 0 FROM webhook_logs GROUP BY 1, 3, 4;
-INSERT INTO job_counts (status, slot, n)
-SELECT status::text, 0, count(*) FROM procrastinate_jobs GROUP BY 1;
