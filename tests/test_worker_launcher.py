@@ -51,38 +51,47 @@ def test_a_bad_command_line_is_not_started_again() -> None:
     assert "starting it again" not in done.stderr
 
 
-async def test_a_worker_whose_connections_are_cut_starts_again_in_place_and_works(
-    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, tmp_path: Path
+# A database error at a chosen point, not a race: the function procrastinate calls there is
+# renamed away, then back once the launcher has seen the failure. The job-fetching loop's error
+# ends procrastinate with status 1; the heartbeat's ends a side task, which stops it cleanly.
+FAULTS = {
+    "fetch": ("procrastinate_fetch_job_v2", "character varying[], bigint"),
+    "heartbeat": ("procrastinate_update_heartbeat_v1", "bigint"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(FAULTS))
+async def test_a_worker_that_meets_a_database_error_starts_again_in_place_and_works(
+    client: httpx.AsyncClient, auth: dict[str, str], conn: db.Conn, tmp_path: Path, where: str
 ) -> None:
+    name, arguments = FAULTS[where]
+
+    async def rename(old: str, new: str) -> None:
+        await conn.execute(f"ALTER FUNCTION {old}({arguments}) RENAME TO {new}")
+
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
-        worker = processes.spawn_worker({"PGAPPNAME": APP}, output=out)
+        worker = processes.spawn_worker(
+            {"PGAPPNAME": APP, "GATEWAY_WORKER_HEARTBEAT_INTERVAL": "0.5"}, output=out
+        )
+    renamed = False
     try:
 
-        async def backends() -> set[int]:
-            rows = await db.fetch_all(
-                conn,
-                "SELECT pid FROM pg_stat_activity WHERE application_name = %(app)s",
-                {"app": APP},
-            )
-            return {r["pid"] for r in rows}
+        async def registered() -> bool:
+            row = await db.fetch_one(conn, "SELECT count(*) AS n FROM procrastinate_workers")
+            return row is not None and row["n"] > 0
 
-        await wait_until(backends, timeout=30, what="the worker's connections")
+        await wait_until(registered, timeout=30, what="the worker registered")
+        await rename(name, f"{name}_away")
+        renamed = True
+        await new_payment(client, auth)  # its job's NOTIFY wakes the fetching loop
 
-        # Jobs falling due while every connection of the worker is cut, again and again, until
-        # one of its loops meets the error mid-query and procrastinate ends.
-        for _ in range(20):
-            await new_payment(client, auth)
-
-        async def restarted() -> bool:
-            await conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %(app)s",
-                {"app": APP},
-            )
+        async def stopped() -> bool:
             return b"starting it again" in log.read_bytes()
 
-        await wait_until(restarted, timeout=60, step=0.01, what="the worker to stop on an error")
+        await wait_until(stopped, timeout=30, what="the worker to stop on the error")
+        await rename(f"{name}_away", name)
+        renamed = False
         assert worker.poll() is None  # the same process, started again in place
         payment = await new_payment(client, auth)
 
@@ -92,5 +101,8 @@ async def test_a_worker_whose_connections_are_cut_starts_again_in_place_and_work
 
         await wait_until(processed, timeout=30, what="the payment processed after the restart")
         assert worker.poll() is None
+        assert log.read_bytes().count(b"starting it again") == 1
     finally:
+        if renamed:
+            await rename(f"{name}_away", name)
         processes.stop(worker)
