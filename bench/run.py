@@ -51,7 +51,9 @@ def main() -> None:
                 ["create-payment UPI p99 ms", f"{upi.result.p99_ms:.1f}", "≤ 25"],
                 ["create-payment non-201", upi.result.errors, "0"],
                 ["with Idempotency-Key ÷ ceiling", f"{idem.ratio:.3f}", "≥ 0.20"],
-                ["card ÷ UPI", f"{card.result.rps / upi.result.rps:.2f}", "≥ 0.90"],
+                # Each against the ceiling measured around it: the box's speed moves between
+                # the two runs, so their raw req/s do not compare.
+                ["card ÷ UPI (each ÷ its ceiling)", f"{card.ratio / upi.ratio:.2f}", "≥ 0.90"],
                 ["GET /health req/s", f"{c.rows['health'].result.rps:,.0f}", "≥ 5,000"],
             ]
         if "pipeline" in phases:
